@@ -1,0 +1,244 @@
+"""Endpoints, the raw answers resolvers return, and the immutable result of a resolution.
+
+Pure: resolvers hand over :class:`AddressAnswer` and :class:`SrvAnswer` records; this module
+turns them into a :class:`Resolution`, a sorted, deduplicated, immutable sequence of
+:class:`Endpoint` values. Cluster DNS shuffles its answers; our output never depends on
+their order.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, overload
+
+from .errors import ConfigurationError, InvalidNameError
+
+__all__ = [
+    "AddressAnswer",
+    "Endpoint",
+    "Family",
+    "Resolution",
+    "SrvAnswer",
+    "SrvRecord",
+]
+
+#: Which address records to ask for: ``"any"`` (A and AAAA), ``"ipv4"`` or ``"ipv6"``.
+Family = Literal["any", "ipv4", "ipv6"]
+
+_LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOSTNAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _check_u16(value: object, what: str, *, low: int = 0) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= 65535:
+        raise ConfigurationError(f"{what} must be an integer from {low} to 65535, not {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One address of one pod: where to connect.
+
+    Attributes:
+        address: The IP address as canonical text (``"10.244.0.5"``, ``"fd00::5"``);
+            :attr:`ip` gives it as an :mod:`ipaddress` object.
+        port: The port, or ``None`` when the caller asked for addresses only.
+        hostname: The pod's DNS name (the SRV target, without trailing dot), when known.
+        priority: SRV priority (lower is preferred); 0 for address records.
+        weight: SRV weight within a priority; 0 for address records.
+
+    Raises:
+        ConfigurationError: An address, port, priority or weight is out of range.
+        InvalidNameError: The hostname is not a DNS name.
+
+    .. versionadded:: 0.1.0
+    """
+
+    address: str
+    port: int | None = None
+    hostname: str | None = None
+    priority: int = 0
+    weight: int = 0
+    _sort_key: tuple[object, ...] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        try:
+            ip = ipaddress.ip_address(self.address)
+        except ValueError:
+            raise ConfigurationError(
+                f"endpoint address {self.address!r} is not an IPv4 or IPv6 address"
+            ) from None
+        object.__setattr__(self, "address", ip.compressed)
+        if self.port is not None:
+            _check_u16(self.port, "the port", low=1)
+        _check_u16(self.priority, "the SRV priority")
+        _check_u16(self.weight, "the SRV weight")
+        if self.hostname is not None:
+            host = self.hostname.lower().rstrip(".")
+            if not (host.isascii() and len(host) <= 253 and _HOSTNAME.fullmatch(host)):
+                raise InvalidNameError(self.hostname, "the endpoint hostname is not a DNS name")
+            object.__setattr__(self, "hostname", host)
+        # Computed once: sorting and strategies use it many times per snapshot.
+        host_key = _natural_key(self.hostname) if self.hostname is not None else ()
+        object.__setattr__(
+            self, "_sort_key", (self.priority, host_key, ip.version, int(ip), self.port or 0)
+        )
+
+    @property
+    def ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+        """The address as an :mod:`ipaddress` object."""
+        return ipaddress.ip_address(self.address)
+
+    def netloc(self, *, use_hostname: bool = False) -> str:
+        """``host:port`` (IPv6 bracketed); the host alone when the port is ``None``.
+
+        Args:
+            use_hostname: Use :attr:`hostname` instead of the address, when there is one.
+        """
+        if use_hostname and self.hostname is not None:
+            host = self.hostname
+        elif ":" in self.address:
+            host = f"[{self.address}]"
+        else:
+            host = self.address
+        return host if self.port is None else f"{host}:{self.port}"
+
+
+def _natural_key(hostname: str) -> tuple[tuple[int, str], ...]:
+    """Order ``mongodb-2`` before ``mongodb-10``: digit runs compare as numbers."""
+    return tuple(
+        (int(part), part) if part.isdigit() else (-1, part)
+        for part in _DIGITS.split(hostname)
+        if part
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AddressAnswer:
+    """What a resolver found for an address query (A, AAAA or both).
+
+    Attributes:
+        name: The name queried.
+        addresses: The addresses, in any order, duplicates allowed.
+        ttl: Seconds the answer may be cached (the smallest TTL involved), or ``None``
+            when the resolver cannot tell (``getaddrinfo``).
+        nameserver: Which server answered, when known.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    addresses: tuple[str, ...]
+    ttl: float | None = None
+    nameserver: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SrvRecord:
+    """One SRV record and the addresses of its target.
+
+    .. versionadded:: 0.1.0
+    """
+
+    target: str
+    port: int
+    priority: int = 0
+    weight: int = 0
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SrvAnswer:
+    """What a resolver found for an SRV query.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    records: tuple[SrvRecord, ...]
+    ttl: float | None = None
+    nameserver: str | None = None
+
+
+@dataclass(frozen=True, slots=True, eq=True)
+class Resolution(Sequence[Endpoint]):
+    """The immutable result of one resolution: sorted endpoints and the answer's TTL.
+
+    A :class:`Resolution` is a sequence of :class:`Endpoint` values (``len``, iteration,
+    indexing), sorted by SRV priority, then pod hostname in StatefulSet ordinal order, then
+    IP address numerically (IPv4 before IPv6), and free of duplicates.
+
+    Attributes:
+        name: The DNS name that was resolved.
+        endpoints: The endpoints, as a tuple.
+        ttl: Seconds the answer may be cached, or ``None`` when unknown.
+        nameserver: Which server answered, when known.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    endpoints: tuple[Endpoint, ...]
+    ttl: float | None = None
+    nameserver: str | None = None
+
+    @classmethod
+    def from_endpoints(
+        cls,
+        name: str,
+        endpoints: Iterable[Endpoint],
+        *,
+        ttl: float | None = None,
+        nameserver: str | None = None,
+    ) -> Resolution:
+        """Sort and deduplicate ``endpoints`` into a :class:`Resolution`."""
+        unique = sorted(set(endpoints), key=lambda ep: ep._sort_key)
+        return cls(name, tuple(unique), ttl, nameserver)
+
+    @classmethod
+    def from_addresses(cls, answer: AddressAnswer, port: int | None = None) -> Resolution:
+        """One endpoint per address of ``answer``, all on ``port``."""
+        return cls.from_endpoints(
+            answer.name,
+            (Endpoint(address, port) for address in answer.addresses),
+            ttl=answer.ttl,
+            nameserver=answer.nameserver,
+        )
+
+    @classmethod
+    def from_srv(cls, answer: SrvAnswer) -> Resolution:
+        """One endpoint per address of each SRV target, carrying hostname, port and weights.
+
+        Targets without addresses are left out: there is nothing to connect to.
+        """
+        return cls.from_endpoints(
+            answer.name,
+            (
+                Endpoint(address, rec.port, rec.target, rec.priority, rec.weight)
+                for rec in answer.records
+                for address in rec.addresses
+            ),
+            ttl=answer.ttl,
+            nameserver=answer.nameserver,
+        )
+
+    @property
+    def hostnames(self) -> tuple[str, ...]:
+        """The distinct pod hostnames, in endpoint order (empty for address answers)."""
+        return tuple(dict.fromkeys(ep.hostname for ep in self.endpoints if ep.hostname))
+
+    def __len__(self) -> int:
+        return len(self.endpoints)
+
+    @overload
+    def __getitem__(self, index: int) -> Endpoint: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Endpoint]: ...
+    def __getitem__(self, index: int | slice) -> Endpoint | Sequence[Endpoint]:
+        return self.endpoints[index]
+
+    def __iter__(self) -> Iterator[Endpoint]:
+        return iter(self.endpoints)

@@ -1,0 +1,231 @@
+"""One-shot discovery: :func:`resolve` a Service now, or build its :func:`mongo_uri`.
+
+These functions glue names, a resolver and the pure builders together. Each call resolves
+afresh; for an application that lives longer than its pods, see long-lived discovery.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from .endpoints import Family, Resolution
+from .environment import PodEnvironment
+from .errors import ConfigurationError, NoEndpointsError
+from .mongo import HostsFrom, OptionValue, build_mongo_srv_uri, build_mongo_uri
+from .names import KubernetesName, Protocol, ServiceName, parse_name
+from .resolvers import DnsResolver, Resolver
+
+__all__ = ["mongo_uri", "resolve", "service_name"]
+
+logger = logging.getLogger("headless_discovery")
+
+
+def service_name(
+    service: ServiceName | str,
+    *,
+    namespace: str | None = None,
+    cluster_domain: str | None = None,
+    environment: PodEnvironment | None = None,
+) -> ServiceName:
+    """A :class:`ServiceName` from a name object, a bare name plus namespace, or any form.
+
+    ``service`` may be a :class:`ServiceName`, a bare Service name completed by
+    ``namespace`` and ``cluster_domain`` (detected when ``None``), or a string in any
+    accepted form (``svc.ns``, the FQDN) when neither is given.
+
+    Raises:
+        InvalidNameError: The name is not valid.
+        ConfigurationError: ``namespace``/``cluster_domain`` given with a name that already
+            has them.
+
+    .. versionadded:: 0.1.0
+    """
+    if isinstance(service, ServiceName):
+        if namespace is not None or cluster_domain is not None:
+            raise ConfigurationError(
+                "namespace and cluster_domain cannot be given with a ServiceName; they are "
+                "part of it"
+            )
+        return service
+    if (namespace is not None or cluster_domain is not None) and isinstance(service, str):
+        if "." in service.rstrip("."):
+            raise ConfigurationError(
+                f"{service!r} already names a namespace or domain; give the bare Service "
+                "name with namespace=/cluster_domain=, or the full name alone"
+            )
+        return ServiceName(service, namespace, cluster_domain, environment=environment)
+    return ServiceName.parse(service, environment=environment)
+
+
+def _check_port(port: int | None) -> None:
+    if port is not None and (
+        not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536
+    ):
+        raise ConfigurationError(f"port must be an integer from 1 to 65535, not {port!r}")
+
+
+def resolve(
+    name: ServiceName | str,
+    *,
+    port: int | None = None,
+    srv: str | None = None,
+    protocol: Protocol = "tcp",
+    family: Family = "any",
+    resolver: Resolver | None = None,
+    environment: PodEnvironment | None = None,
+) -> Resolution:
+    """Resolve a Service (or one of its pods) to its endpoints, now.
+
+    Sends the absolute name (trailing dot), so a pod's ``ndots:5`` search walk is skipped:
+    one query per record type.
+
+    Args:
+        name: A :class:`ServiceName`, or a string: ``svc``, ``svc.ns``, the FQDN (with or
+            without trailing dot), a per-pod name, or an SRV name. Short forms are completed
+            with the namespace and cluster domain of the pod we run in.
+        port: The port every endpoint gets, for address lookups.
+        srv: A port name: look up the SRV records of that port instead, which give each
+            pod's hostname and port.
+        protocol: The protocol of the SRV records.
+        family: ``"any"`` (A and AAAA), ``"ipv4"`` or ``"ipv6"``.
+        resolver: Where records come from; a :class:`DnsResolver` configured from the
+            system's resolv.conf when ``None``.
+        environment: The pod environment that completes short names; detected when
+            ``None``.
+
+    Returns:
+        A non-empty, sorted, immutable :class:`Resolution`.
+
+    Raises:
+        InvalidNameError: The name is not valid.
+        ServiceNotFoundError: NXDOMAIN: no such Service, wrong namespace, or no ready pod.
+        NoEndpointsError: The name has no records of the type asked for.
+        ResolverTimeoutError: No answer in time.
+        ResolverUnavailableError: The nameservers failed.
+        ConfigurationError: Arguments that do not fit together.
+
+    Example::
+
+        endpoints = resolve("mongodb-headless-service.infrastructure", port=27017)
+        RoundRobin().pick(endpoints)
+
+    .. versionadded:: 0.1.0
+    """
+    _check_port(port)
+    if isinstance(name, ServiceName):
+        target = KubernetesName(name)
+    else:
+        target = parse_name(name, environment=environment)
+    if srv is not None:
+        if target.hostname is not None or target.port_name is not None:
+            raise ConfigurationError("srv= needs a Service name, not a per-pod or SRV name")
+        target = KubernetesName(target.service, None, srv.lower(), protocol)
+    if target.port_name is not None and port is not None:
+        raise ConfigurationError("port= cannot be used with SRV records: they carry the port")
+    if resolver is None:
+        resolver = DnsResolver()
+    qname = target.fqdn + "."
+    if target.port_name is not None:
+        result = Resolution.from_srv(resolver.resolve_srv(qname, family=family))
+    else:
+        result = Resolution.from_addresses(resolver.resolve_addresses(qname, family=family), port)
+    if not result:
+        raise NoEndpointsError(
+            f"{qname} answered, but no record gave a usable address",
+            name=qname,
+            rdtype="SRV" if target.port_name else "A/AAAA",
+            nameserver=result.nameserver,
+        )
+    logger.debug("resolved %s to %d endpoints (ttl %s)", qname, len(result), result.ttl)
+    return result
+
+
+def mongo_uri(
+    service: ServiceName | str,
+    *,
+    namespace: str | None = None,
+    cluster_domain: str | None = None,
+    port: int = 27017,
+    replica_set: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    database: str | None = None,
+    options: Mapping[str, OptionValue] | None = None,
+    hosts: HostsFrom | None = None,
+    srv: bool = False,
+    port_name: str = "mongodb",
+    resolver: Resolver | None = None,
+) -> str:
+    """The MongoDB connection string for the pods behind a headless Service.
+
+    Args:
+        service: The Service: a :class:`ServiceName`, a bare name with ``namespace``, or a
+            string in any accepted form.
+        namespace: Its namespace (detected when ``None``).
+        cluster_domain: The cluster domain (detected when ``None``).
+        port: The port of each member for ``hosts="ip"``.
+        replica_set: Adds ``replicaSet=<name>``.
+        username: Escaped for the URI.
+        password: Escaped for the URI; never logged or put into exceptions.
+        database: The URI's database path.
+        options: Further URI options (``{"tls": True, "authSource": "admin"}``).
+        hosts: ``"ip"`` (default) seeds with the pods' A/AAAA records on ``port``;
+            ``"hostname"`` seeds with per-pod DNS names and ports from the SRV records of
+            ``port_name``, which match the replica-set config and TLS certificates.
+        srv: Return a ``mongodb+srv://`` URI for the Service instead, resolved by the
+            driver; no lookup is done here. ``tls`` defaults to true for ``mongodb+srv``: a
+            cluster without TLS needs ``options={"tls": False}``.
+        port_name: The named port whose SRV records hold the members (``srvServiceName``
+            when ``srv=True`` and it is not ``mongodb``).
+        resolver: Where records come from; :class:`DnsResolver` from resolv.conf when
+            ``None``.
+
+    Raises:
+        InvalidNameError: The Service name is not valid.
+        ServiceNotFoundError: NXDOMAIN: no such Service, wrong namespace, or no ready pod.
+        NoEndpointsError: No records (for ``hosts="hostname"``: no port named
+            ``port_name``).
+        ResolverTimeoutError: No answer in time.
+        ResolverUnavailableError: The nameservers failed.
+        ConfigurationError: Options that pymongo would refuse, or arguments that do not fit.
+
+    Example::
+
+        >>> mongo_uri("mongodb-headless-service", namespace="infrastructure",
+        ...           replica_set="rs0")  # doctest: +SKIP
+        'mongodb://10.244.0.5:27017,10.244.1.7:27017,10.244.2.9:27017/?replicaSet=rs0'
+
+    .. versionadded:: 0.1.0
+    """
+    svc = service_name(service, namespace=namespace, cluster_domain=cluster_domain)
+    if srv:
+        if hosts is not None:
+            raise ConfigurationError("hosts= has no meaning with srv=True: the driver resolves")
+        merged = dict(options or {})
+        if port_name != "mongodb":
+            merged.setdefault("srvServiceName", port_name)
+        return build_mongo_srv_uri(
+            svc.fqdn,
+            replica_set=replica_set,
+            username=username,
+            password=password,
+            database=database,
+            options=merged,
+        )
+    hosts = hosts or "ip"
+    if hosts == "hostname":
+        endpoints = resolve(svc, srv=port_name, resolver=resolver)
+    elif hosts == "ip":
+        endpoints = resolve(svc, port=port, resolver=resolver)
+    else:
+        raise ConfigurationError(f"hosts must be 'ip' or 'hostname', not {hosts!r}")
+    return build_mongo_uri(
+        endpoints,
+        hosts=hosts,
+        replica_set=replica_set,
+        username=username,
+        password=password,
+        database=database,
+        options=options,
+    )

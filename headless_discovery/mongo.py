@@ -1,0 +1,253 @@
+"""MongoDB connection strings from endpoints: pure building and checking, no I/O.
+
+The strings follow the rules of pymongo's parser (``pymongo.uri_parser``) exactly:
+credentials and option values are escaped with ``quote_plus`` (so a literal ``+`` survives
+as ``%2B``), IPv6 hosts are bracketed, booleans are ``true``/``false``, and combinations
+pymongo would refuse are refused here first, with a :class:`ConfigurationError` that never
+contains the password.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal, Union
+from urllib.parse import quote_plus
+
+from .endpoints import Endpoint
+from .errors import ConfigurationError
+
+__all__ = [
+    "HostsFrom",
+    "OptionValue",
+    "build_mongo_srv_uri",
+    "build_mongo_uri",
+    "mask_password",
+]
+
+#: Seed a URI with pod IP addresses or with per-pod DNS names.
+HostsFrom = Literal["ip", "hostname"]
+#: What an option value may be; a sequence repeats the option (``readPreferenceTags``).
+OptionValue = Union[str, int, float, bool, Sequence[str]]
+
+_OPTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+# pymongo does not unescape these two options, so their values go into the URI as given.
+_RAW_OPTIONS = frozenset({"authmechanismproperties", "readpreferencetags"})
+_RAW_FORBIDDEN = frozenset("&;=#%?/")
+_BAD_DATABASE_CHARS = frozenset('/\\. "$\x00')
+
+
+def _userinfo(username: str | None, password: str | None) -> str:
+    if username is None:
+        if password is not None:
+            raise ConfigurationError("a password was given without a username")
+        return ""
+    if not isinstance(username, str) or not username:
+        raise ConfigurationError("the username must be a non-empty string")
+    if password is None:
+        return quote_plus(username, safe="") + "@"
+    if not isinstance(password, str):
+        raise ConfigurationError("the password must be a string")
+    return f"{quote_plus(username, safe='')}:{quote_plus(password, safe='')}@"
+
+
+def _database(database: str | None) -> str:
+    if database is None:
+        return ""
+    if not isinstance(database, str) or not database:
+        raise ConfigurationError("the database name must be a non-empty string")
+    bad = sorted(_BAD_DATABASE_CHARS.intersection(database))
+    if bad:
+        raise ConfigurationError(
+            f"the database name {database!r} contains {', '.join(map(repr, bad))}; "
+            'MongoDB database names cannot hold / \\ . space " $ or NUL'
+        )
+    return quote_plus(database, safe="")
+
+
+def _format_value(name: str, value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if not isinstance(value, str):
+        raise ConfigurationError(f"the value of option {name!r} must be a string, number or bool")
+    if name.lower() in _RAW_OPTIONS:
+        bad = sorted(_RAW_FORBIDDEN.intersection(value))
+        if bad:
+            raise ConfigurationError(
+                f"the value of option {name!r} cannot contain {', '.join(map(repr, bad))}: "
+                "pymongo reads this option without unescaping"
+            )
+        return value
+    return quote_plus(value, safe="")
+
+
+def _query(options: Mapping[str, OptionValue], *, n_hosts: int, srv: bool) -> str:
+    seen: dict[str, str] = {}
+    pairs: list[str] = []
+    for name, value in options.items():
+        if not isinstance(name, str) or not _OPTION_NAME.fullmatch(name):
+            raise ConfigurationError(f"{name!r} is not a MongoDB URI option name")
+        lower = name.lower()
+        if lower in seen:
+            raise ConfigurationError(f"option {name!r} is given twice (as {seen[lower]!r})")
+        seen[lower] = name
+        values: Sequence[str | int | float | bool] = (
+            value if isinstance(value, (list, tuple)) else [value]  # type: ignore[list-item]
+        )
+        if len(values) > 1 and lower != "readpreferencetags":
+            raise ConfigurationError(f"only readPreferenceTags may be repeated, not {name!r}")
+        pairs.extend(f"{name}={_format_value(name, v)}" for v in values)
+    _check_combinations({k: options[v] for k, v in seen.items()}, n_hosts=n_hosts, srv=srv)
+    return "?" + "&".join(pairs) if pairs else ""
+
+
+def _truthy(value: object) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _check_combinations(opts: Mapping[str, object], *, n_hosts: int, srv: bool) -> None:
+    """Refuse what pymongo would refuse, before it does."""
+    if not srv:
+        for name in ("srvmaxhosts", "srvservicename"):
+            if name in opts:
+                raise ConfigurationError(f"{name} is only allowed in mongodb+srv:// URIs")
+    if "srvmaxhosts" in opts and ("replicaset" in opts or _truthy(opts.get("loadbalanced"))):
+        raise ConfigurationError("srvMaxHosts cannot be combined with replicaSet or loadBalanced")
+    if _truthy(opts.get("directconnection")) and (srv or n_hosts > 1):
+        raise ConfigurationError(
+            "directConnection=true needs exactly one host and no mongodb+srv://"
+        )
+    if _truthy(opts.get("loadbalanced")):
+        if n_hosts > 1:
+            raise ConfigurationError("loadBalanced=true cannot be used with several hosts")
+        if "replicaset" in opts:
+            raise ConfigurationError("loadBalanced=true cannot be combined with replicaSet")
+
+
+def _merge_options(
+    options: Mapping[str, OptionValue] | None, replica_set: str | None
+) -> dict[str, OptionValue]:
+    merged = dict(options or {})
+    if replica_set is not None:
+        if not isinstance(replica_set, str) or not replica_set:
+            raise ConfigurationError("the replica set name must be a non-empty string")
+        if any(k.lower() == "replicaset" for k in merged if isinstance(k, str)):
+            raise ConfigurationError("replicaSet is given both as replica_set= and in options")
+        merged["replicaSet"] = replica_set
+    return merged
+
+
+def build_mongo_uri(
+    endpoints: Iterable[Endpoint],
+    *,
+    hosts: HostsFrom = "ip",
+    replica_set: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    database: str | None = None,
+    options: Mapping[str, OptionValue] | None = None,
+) -> str:
+    """A ``mongodb://`` seed-list URI naming every endpoint. Pure: no I/O.
+
+    Args:
+        endpoints: The members to seed with, in the order they should appear; repeated
+            hosts are listed once. An endpoint without a port is listed without one
+            (MongoDB's default, 27017).
+        hosts: ``"ip"`` lists addresses; ``"hostname"`` lists per-pod DNS names, which
+            match the replica-set configuration and TLS certificates.
+        replica_set: Adds ``replicaSet=<name>``.
+        username: Escaped with ``quote_plus``.
+        password: Escaped with ``quote_plus``; needs ``username``.
+        database: The default/authentication database (the URI path).
+        options: Further URI options, e.g. ``{"tls": True, "authSource": "admin"}``.
+
+    Raises:
+        ConfigurationError: No endpoints, an endpoint without a hostname for
+            ``hosts="hostname"``, or options pymongo would refuse.
+
+    Example::
+
+        >>> build_mongo_uri([Endpoint("10.244.0.5", 27017), Endpoint("10.244.1.7", 27017)],
+        ...                 replica_set="rs0")
+        'mongodb://10.244.0.5:27017,10.244.1.7:27017/?replicaSet=rs0'
+
+    .. versionadded:: 0.1.0
+    """
+    if hosts not in ("ip", "hostname"):
+        raise ConfigurationError(f"hosts must be 'ip' or 'hostname', not {hosts!r}")
+    netlocs: dict[str, None] = {}
+    for ep in endpoints:
+        if hosts == "hostname" and ep.hostname is None:
+            raise ConfigurationError(
+                f"endpoint {ep.address} has no hostname; resolve the Service's SRV records "
+                "to seed with hostnames, or use hosts='ip'"
+            )
+        netlocs[ep.netloc(use_hostname=hosts == "hostname")] = None
+    if not netlocs:
+        raise ConfigurationError("a MongoDB seed list needs at least one endpoint")
+    merged = _merge_options(options, replica_set)
+    return (
+        f"mongodb://{_userinfo(username, password)}{','.join(netlocs)}/"
+        f"{_database(database)}{_query(merged, n_hosts=len(netlocs), srv=False)}"
+    )
+
+
+def build_mongo_srv_uri(
+    host: str,
+    *,
+    replica_set: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    database: str | None = None,
+    options: Mapping[str, OptionValue] | None = None,
+) -> str:
+    """A ``mongodb+srv://`` URI for one DNS name; the driver looks up its SRV records.
+
+    Remember that ``tls`` defaults to true for ``mongodb+srv``: a cluster without TLS needs
+    ``options={"tls": False}``. A port name other than ``mongodb`` needs
+    ``srvServiceName``.
+
+    Args:
+        host: A DNS name (not an IP address, no port), e.g. a Service FQDN.
+        replica_set: Adds ``replicaSet=<name>``.
+        username: Escaped with ``quote_plus``.
+        password: Escaped with ``quote_plus``; needs ``username``.
+        database: The default/authentication database (the URI path).
+        options: Further URI options.
+
+    Raises:
+        ConfigurationError: ``host`` has a port or is an IP address, or options pymongo
+            would refuse.
+
+    .. versionadded:: 0.1.0
+    """
+    host = host.rstrip(".").lower() if isinstance(host, str) else host
+    if not isinstance(host, str) or not re.fullmatch(r"[a-z0-9_.-]+", host) or "." not in host:
+        raise ConfigurationError(
+            f"mongodb+srv:// needs one DNS name with at least two labels, no port: {host!r}"
+        )
+    if re.fullmatch(r"[0-9.]+", host):
+        raise ConfigurationError(f"mongodb+srv:// needs a DNS name, not an IP address: {host!r}")
+    merged = _merge_options(options, replica_set)
+    return (
+        f"mongodb+srv://{_userinfo(username, password)}{host}/"
+        f"{_database(database)}{_query(merged, n_hosts=1, srv=True)}"
+    )
+
+
+def mask_password(uri: str) -> str:
+    """``uri`` with the password (if any) replaced by ``****``, for logs and display.
+
+    .. versionadded:: 0.1.0
+    """
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    netloc_end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    userinfo, at, hostlist = rest[:netloc_end].rpartition("@")
+    if not at or ":" not in userinfo:
+        return uri
+    user = userinfo.partition(":")[0]
+    return f"{scheme}://{user}:****@{hostlist}{rest[netloc_end:]}"

@@ -1,0 +1,42 @@
+"""Every check of the project, one session each: ``nox -s tests``, ``lint``, ``types``, ``demo``."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["tests", "lint", "types"]
+
+PYTHON = "3.11"
+TEST_DEPS = ["pytest>=8", "pytest-timeout", "hypothesis>=6.100", "mockupdb>=1.8"]
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """Resolve the embedded demo cluster (no cluster needed) and print endpoints and URIs."""
+    session.install(".")
+    session.run("headless-discovery", "demo")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Unit and integration tests; installs BIND 9 first when it is missing (needs root)."""
+    session.run("bash", ".ci/system-deps", external=True)
+    session.install(".[mongo]", *TEST_DEPS)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff: lint and formatting."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def types(session: nox.Session) -> None:
+    """mypy --strict on the package and the typed usage file."""
+    session.install(".[mongo]", "mypy", "pytest", "nox")
+    session.run("mypy", "headless_discovery", "tests/typing", "noxfile.py")

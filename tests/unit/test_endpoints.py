@@ -1,0 +1,105 @@
+"""Endpoint values and Resolution ordering: pure."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import random
+
+import pytest
+
+from headless_discovery import (
+    AddressAnswer,
+    ConfigurationError,
+    Endpoint,
+    InvalidNameError,
+    Resolution,
+    SrvAnswer,
+    SrvRecord,
+)
+
+
+def test_endpoint_is_an_immutable_value() -> None:
+    ep = Endpoint("10.0.0.1", 27017)
+    assert ep == Endpoint("10.0.0.1", 27017)
+    assert hash(ep) == hash(Endpoint("10.0.0.1", 27017))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ep.port = 1  # type: ignore[misc]
+
+
+def test_addresses_are_canonical_text() -> None:
+    assert Endpoint("FD00:0:0::0001").address == "fd00::1"
+    assert Endpoint(str(ipaddress.ip_address("10.0.0.7"))).ip == ipaddress.IPv4Address("10.0.0.7")
+    assert Endpoint("fd00::1", 27017).netloc() == "[fd00::1]:27017"
+    assert Endpoint("10.0.0.1").netloc() == "10.0.0.1"
+    ep = Endpoint("10.0.0.1", 80, hostname="Web-0.Api.Ns.Svc.Cluster.Local.")
+    assert ep.hostname == "web-0.api.ns.svc.cluster.local"
+    assert ep.netloc(use_hostname=True) == "web-0.api.ns.svc.cluster.local:80"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"address": "10.0.0.300"}, "not an IPv4 or IPv6"),
+        ({"address": "db.example"}, "not an IPv4 or IPv6"),
+        ({"address": "10.0.0.1", "port": 0}, "port"),
+        ({"address": "10.0.0.1", "port": 70000}, "port"),
+        ({"address": "10.0.0.1", "port": True}, "port"),
+        ({"address": "10.0.0.1", "weight": -1}, "weight"),
+        ({"address": "10.0.0.1", "priority": 65536}, "priority"),
+    ],
+)
+def test_bad_endpoints_are_refused(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Endpoint(**kwargs)  # type: ignore[arg-type]
+
+
+def test_bad_hostname_is_refused() -> None:
+    with pytest.raises(InvalidNameError):
+        Endpoint("10.0.0.1", hostname="evil.example,other:1")
+
+
+def test_addresses_sort_numerically_ipv4_first_whatever_the_answer_order() -> None:
+    addresses = ["fd00::2", "10.0.0.10", "10.0.0.9", "fd00::10", "9.255.255.255", "10.0.0.9"]
+    expected = ("9.255.255.255", "10.0.0.9", "10.0.0.10", "fd00::2", "fd00::10")
+    rng = random.Random(7)
+    for _ in range(20):
+        rng.shuffle(addresses)
+        res = Resolution.from_addresses(AddressAnswer("x.", tuple(addresses), 5.0), 80)
+        assert tuple(ep.address for ep in res) == expected
+    assert res.ttl == 5.0
+    assert all(ep.port == 80 for ep in res)
+
+
+def test_srv_endpoints_sort_by_priority_then_ordinal() -> None:
+    def rec(n: int, prio: int = 0) -> SrvRecord:
+        return SrvRecord(f"mongodb-{n}.db.ns.svc.cluster.local", 27017, prio, 10, (f"10.0.0.{n}",))
+
+    answer = SrvAnswer("_mongodb._tcp.db.", (rec(10), rec(2), rec(1, prio=5), rec(0)), 30.0, "ns1")
+    res = Resolution.from_srv(answer)
+    assert [ep.hostname.split(".")[0] for ep in res if ep.hostname] == [
+        "mongodb-0",
+        "mongodb-2",
+        "mongodb-10",
+        "mongodb-1",
+    ]
+    assert res.hostnames[0] == "mongodb-0.db.ns.svc.cluster.local"
+    assert res.nameserver == "ns1"
+    assert res[0].weight == 10
+
+
+def test_srv_targets_without_addresses_are_left_out() -> None:
+    answer = SrvAnswer(
+        "s.", (SrvRecord("a.x", 1, 0, 0, ()), SrvRecord("b.x", 1, 0, 0, ("10.0.0.1",)))
+    )
+    assert [ep.hostname for ep in Resolution.from_srv(answer)] == ["b.x"]
+
+
+def test_resolution_is_a_sequence() -> None:
+    res = Resolution.from_addresses(AddressAnswer("x.", ("10.0.0.2", "10.0.0.1")))
+    assert len(res) == 2
+    assert res[0].address == "10.0.0.1"
+    assert [ep.address for ep in res[::-1]] == ["10.0.0.2", "10.0.0.1"]
+    assert Endpoint("10.0.0.2") in res
+    assert res
+    assert not Resolution("x.", ())
