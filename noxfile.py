@@ -30,7 +30,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
-    session.install("ruff")
+    session.install("ruff==0.17.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
@@ -38,5 +38,5 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
     """mypy --strict on the package and the typed usage file."""
-    session.install(".[mongo]", "mypy", "pytest", "nox")
+    session.install(".[mongo]", "mypy==2.4.1", "pytest", "nox")
     session.run("mypy", "headless_discovery", "tests/typing", "noxfile.py")
