@@ -10,6 +10,7 @@ MongoDB connection string that follows the replica set::
 
 import importlib.metadata as _metadata
 
+from .discovery import AsyncDiscovery, ChangeCallback, Discovery, DiscoveryOptions, StalePolicy
 from .endpoints import AddressAnswer, Endpoint, Family, Resolution, SrvAnswer, SrvRecord
 from .environment import PodEnvironment
 from .errors import (
@@ -21,10 +22,13 @@ from .errors import (
     ResolverTimeoutError,
     ResolverUnavailableError,
     ServiceNotFoundError,
+    StaleEndpointsError,
+    WaitTimeoutError,
 )
-from .lookup import mongo_uri, resolve, service_name
+from .lookup import aresolve, mongo_uri, resolve, service_name
 from .mongo import build_mongo_srv_uri, build_mongo_uri, mask_password
 from .names import KubernetesName, ServiceName, parse_name
+from .refresh import RefreshPolicy
 from .resolvers import (
     AsyncDnsResolver,
     AsyncResolver,
@@ -50,10 +54,14 @@ except _metadata.PackageNotFoundError:  # running from a source tree that was ne
 __all__ = [
     "STRATEGY_NAMES",
     "AddressAnswer",
+    "AsyncDiscovery",
     "AsyncDnsResolver",
     "AsyncResolver",
+    "ChangeCallback",
     "ConfigurationError",
+    "Discovery",
     "DiscoveryError",
+    "DiscoveryOptions",
     "DnsResolver",
     "Endpoint",
     "Family",
@@ -63,6 +71,7 @@ __all__ = [
     "PickFirst",
     "PodEnvironment",
     "Random",
+    "RefreshPolicy",
     "Resolution",
     "ResolutionError",
     "Resolver",
@@ -73,10 +82,14 @@ __all__ = [
     "ServiceNotFoundError",
     "SrvAnswer",
     "SrvRecord",
+    "StaleEndpointsError",
+    "StalePolicy",
     "StaticResolver",
     "Strategy",
     "SystemResolver",
+    "WaitTimeoutError",
     "__version__",
+    "aresolve",
     "build_mongo_srv_uri",
     "build_mongo_uri",
     "mask_password",

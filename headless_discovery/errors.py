@@ -12,7 +12,9 @@ dnspython, ``socket`` and pymongo are translated at the resolver boundary and ch
         │   └── ServiceNotFoundError                   NXDOMAIN: no Service, wrong namespace,
         │                                              or no ready pod
         ├── ResolverTimeoutError    (also TimeoutError) no answer within the lifetime
-        └── ResolverUnavailableError                   SERVFAIL, REFUSED, unreachable server
+        ├── ResolverUnavailableError                   SERVFAIL, REFUSED, unreachable server
+        ├── StaleEndpointsError                        lookups failed for longer than max_stale
+        └── WaitTimeoutError        (also TimeoutError) wait_for() saw too few endpoints
 
 Catch :class:`NoEndpointsError` to treat "no ready pods" and "no such name" alike: cluster
 DNS answers NXDOMAIN for a headless Service without ready endpoints, so a client cannot
@@ -32,6 +34,8 @@ __all__ = [
     "ResolverTimeoutError",
     "ResolverUnavailableError",
     "ServiceNotFoundError",
+    "StaleEndpointsError",
+    "WaitTimeoutError",
 ]
 
 
@@ -114,3 +118,26 @@ class ResolverTimeoutError(ResolutionError, TimeoutError):
 
 class ResolverUnavailableError(ResolutionError):
     """The nameservers failed: SERVFAIL, REFUSED, unreachable, or a malformed reply."""
+
+
+class StaleEndpointsError(ResolutionError):
+    """Lookups have failed for longer than ``max_stale`` and the policy is to fail picks.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class WaitTimeoutError(ResolutionError, TimeoutError):
+    """``wait_for`` gave up: fewer endpoints than asked for appeared in time.
+
+    Attributes:
+        wanted: How many endpoints were awaited.
+        seen: How many there were at the end.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, message: str, *, name: str | None, wanted: int, seen: int) -> None:
+        super().__init__(message, name=name)
+        self.wanted = wanted
+        self.seen = seen

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from .endpoints import Family, Resolution
+from .endpoints import AddressAnswer, Family, Resolution, SrvAnswer
 from .environment import PodEnvironment
 from .errors import ConfigurationError, NoEndpointsError
 from .mongo import HostsFrom, OptionValue, build_mongo_srv_uri, build_mongo_uri
 from .names import KubernetesName, Protocol, ServiceName, parse_name
-from .resolvers import DnsResolver, Resolver
+from .resolvers import AsyncDnsResolver, AsyncResolver, DnsResolver, Resolver
 
-__all__ = ["mongo_uri", "resolve", "service_name"]
+__all__ = ["aresolve", "mongo_uri", "resolve", "service_name"]
 
 logger = logging.getLogger("headless_discovery")
 
@@ -63,6 +64,54 @@ def _check_port(port: int | None) -> None:
         not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536
     ):
         raise ConfigurationError(f"port must be an integer from 1 to 65535, not {port!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """What to ask a resolver for: decided once, shared by the sync and async paths."""
+
+    qname: str
+    srv: bool
+    port: int | None
+    family: Family
+
+    def finish(self, answer: AddressAnswer | SrvAnswer) -> Resolution:
+        if isinstance(answer, SrvAnswer):
+            result = Resolution.from_srv(answer)
+        else:
+            result = Resolution.from_addresses(answer, self.port)
+        if not result:
+            raise NoEndpointsError(
+                f"{self.qname} answered, but no record gave a usable address",
+                name=self.qname,
+                rdtype="SRV" if self.srv else "A/AAAA",
+                nameserver=result.nameserver,
+            )
+        logger.debug("resolved %s to %d endpoints (ttl %s)", self.qname, len(result), result.ttl)
+        return result
+
+
+def _plan(
+    name: ServiceName | str,
+    *,
+    port: int | None,
+    srv: str | None,
+    protocol: Protocol,
+    family: Family,
+    environment: PodEnvironment | None,
+) -> _Query:
+    _check_port(port)
+    if isinstance(name, ServiceName):
+        target = KubernetesName(name)
+    else:
+        target = parse_name(name, environment=environment)
+    if srv is not None:
+        if target.hostname is not None or target.port_name is not None:
+            raise ConfigurationError("srv= needs a Service name, not a per-pod or SRV name")
+        target = KubernetesName(target.service, None, srv.lower(), protocol)
+    if target.port_name is not None and port is not None:
+        raise ConfigurationError("port= cannot be used with SRV records: they carry the port")
+    return _Query(target.fqdn + ".", target.port_name is not None, port, family)
 
 
 def resolve(
@@ -112,33 +161,48 @@ def resolve(
 
     .. versionadded:: 0.1.0
     """
-    _check_port(port)
-    if isinstance(name, ServiceName):
-        target = KubernetesName(name)
-    else:
-        target = parse_name(name, environment=environment)
-    if srv is not None:
-        if target.hostname is not None or target.port_name is not None:
-            raise ConfigurationError("srv= needs a Service name, not a per-pod or SRV name")
-        target = KubernetesName(target.service, None, srv.lower(), protocol)
-    if target.port_name is not None and port is not None:
-        raise ConfigurationError("port= cannot be used with SRV records: they carry the port")
+    query = _plan(
+        name, port=port, srv=srv, protocol=protocol, family=family, environment=environment
+    )
     if resolver is None:
         resolver = DnsResolver()
-    qname = target.fqdn + "."
-    if target.port_name is not None:
-        result = Resolution.from_srv(resolver.resolve_srv(qname, family=family))
-    else:
-        result = Resolution.from_addresses(resolver.resolve_addresses(qname, family=family), port)
-    if not result:
-        raise NoEndpointsError(
-            f"{qname} answered, but no record gave a usable address",
-            name=qname,
-            rdtype="SRV" if target.port_name else "A/AAAA",
-            nameserver=result.nameserver,
-        )
-    logger.debug("resolved %s to %d endpoints (ttl %s)", qname, len(result), result.ttl)
-    return result
+    if query.srv:
+        return query.finish(resolver.resolve_srv(query.qname, family=family))
+    return query.finish(resolver.resolve_addresses(query.qname, family=family))
+
+
+async def aresolve(
+    name: ServiceName | str,
+    *,
+    port: int | None = None,
+    srv: str | None = None,
+    protocol: Protocol = "tcp",
+    family: Family = "any",
+    resolver: AsyncResolver | None = None,
+    environment: PodEnvironment | None = None,
+) -> Resolution:
+    """The asyncio twin of :func:`resolve`: same arguments, results and exceptions.
+
+    The default resolver is an :class:`AsyncDnsResolver` configured from resolv.conf.
+
+    Raises:
+        InvalidNameError: The name is not valid.
+        ServiceNotFoundError: NXDOMAIN: no such Service, wrong namespace, or no ready pod.
+        NoEndpointsError: The name has no records of the type asked for.
+        ResolverTimeoutError: No answer in time.
+        ResolverUnavailableError: The nameservers failed.
+        ConfigurationError: Arguments that do not fit together.
+
+    .. versionadded:: 0.1.0
+    """
+    query = _plan(
+        name, port=port, srv=srv, protocol=protocol, family=family, environment=environment
+    )
+    if resolver is None:
+        resolver = AsyncDnsResolver()
+    if query.srv:
+        return query.finish(await resolver.aresolve_srv(query.qname, family=family))
+    return query.finish(await resolver.aresolve_addresses(query.qname, family=family))
 
 
 def mongo_uri(

@@ -1,0 +1,149 @@
+"""AsyncDiscovery's state machine: the mirror of tests/unit/test_discovery.py."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from headless_discovery import (
+    AsyncDiscovery,
+    DiscoveryError,
+    Endpoint,
+    NoEndpointsError,
+    RefreshPolicy,
+    StaleEndpointsError,
+    WaitTimeoutError,
+)
+from tests.support.resolvers import FakeClock, ScriptedResolver
+
+QUIET = RefreshPolicy(min_interval=60, max_interval=60, backoff_base=60, backoff_max=60)
+NAME = "api.shop.svc.cluster.local"
+
+
+def run(coro: object) -> None:
+    asyncio.run(coro)  # type: ignore[arg-type]
+
+
+async def open_pods(resolver: ScriptedResolver, **kwargs: object) -> AsyncDiscovery:
+    return await AsyncDiscovery(NAME, port=80, resolver=resolver, **kwargs).start()  # type: ignore[arg-type]
+
+
+def test_enter_resolves_and_picks_need_no_io() -> None:
+    async def main() -> None:
+        resolver = ScriptedResolver(["10.0.0.1", "10.0.0.2"])
+        async with AsyncDiscovery(NAME, port=80, resolver=resolver, refresh=QUIET) as pods:
+            lookups = resolver.lookups
+            assert {pods.pick() for _ in range(10)} == set(pods.endpoints)
+            assert resolver.lookups == lookups
+
+    run(main())
+
+
+def test_subscribers_see_exactly_what_changed() -> None:
+    async def main() -> None:
+        resolver = ScriptedResolver(["10.0.0.1", "10.0.0.2"])
+        pods = await open_pods(resolver, refresh=QUIET)
+        seen: list[tuple[list[str], list[str]]] = []
+        pods.subscribe(
+            lambda a, r, s: seen.append(([e.address for e in a], [e.address for e in r]))
+        )
+        resolver.addresses = ["10.0.0.2", "10.0.0.3"]
+        await pods.refresh()
+        await pods.refresh()
+        assert seen == [(["10.0.0.3"], ["10.0.0.1"])]
+        await pods.close()
+
+    run(main())
+
+
+def test_nxdomain_after_a_good_answer_is_an_empty_set() -> None:
+    async def main() -> None:
+        resolver = ScriptedResolver(["10.0.0.1"])
+        pods = await open_pods(resolver, refresh=QUIET)
+        resolver.addresses = None
+        assert len(await pods.refresh()) == 0
+        with pytest.raises(NoEndpointsError):
+            pods.pick()
+        await pods.close()
+
+    run(main())
+
+
+def test_failures_serve_stale_then_fail_after_max_stale() -> None:
+    async def main() -> None:
+        clock = FakeClock()
+        resolver = ScriptedResolver(["10.0.0.1"])
+        policy = RefreshPolicy(min_interval=60, max_interval=60, backoff_base=60, max_stale=100)
+        pods = await open_pods(resolver, refresh=policy, clock=clock, stale_policy="fail")
+        resolver.fail = True
+        clock.advance(50)
+        with pytest.raises(DiscoveryError):
+            await pods.refresh()
+        assert pods.pick().address == "10.0.0.1"
+        clock.advance(51)
+        with pytest.raises(DiscoveryError):
+            await pods.refresh()
+        with pytest.raises(StaleEndpointsError):
+            pods.pick()
+        resolver.fail = False
+        await pods.refresh()
+        assert pods.pick().address == "10.0.0.1"
+        await pods.close()
+
+    run(main())
+
+
+def test_wait_for_succeeds_when_pods_arrive_late() -> None:
+    async def main() -> None:
+        resolver = ScriptedResolver(None)
+        pods = AsyncDiscovery(NAME, resolver=resolver, refresh=QUIET)
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.3, lambda: setattr(resolver, "addresses", ["1.1.1.1", "2.2.2.2"]))
+        started = time.monotonic()
+        assert len(await pods.wait_for(2, timeout=10)) == 2
+        assert time.monotonic() - started < 5
+        await pods.close()
+
+    run(main())
+
+
+def test_wait_for_timeout_says_what_it_saw_and_what_to_check() -> None:
+    async def main() -> None:
+        async with AsyncDiscovery(NAME, resolver=ScriptedResolver(None), refresh=QUIET) as pods:
+            with pytest.raises(WaitTimeoutError, match="have 0 of 3 endpoints") as info:
+                await pods.wait_for(3, timeout=0.5)
+            assert "publishNotReadyAddresses" in str(info.value)
+
+    run(main())
+
+
+def test_close_is_idempotent_and_cancels_the_task() -> None:
+    async def main() -> None:
+        pods = await open_pods(ScriptedResolver(["10.0.0.1"]), refresh=QUIET)
+        task = pods._task
+        assert task is not None
+        assert not task.done()
+        await pods.close()
+        await pods.close()
+        assert task.done()
+        with pytest.raises(DiscoveryError, match="closed"):
+            pods.pick()
+
+    run(main())
+
+
+def test_background_refresh_follows_the_ttl() -> None:
+    async def main() -> None:
+        resolver = ScriptedResolver(["10.0.0.1"], ttl=0)
+        fast = RefreshPolicy(min_interval=0.05, max_interval=0.1, jitter=0.0)
+        async with AsyncDiscovery(NAME, resolver=resolver, refresh=fast) as pods:
+            resolver.addresses = ["10.9.9.9"]
+            for _ in range(500):
+                if pods.endpoints[0].address == "10.9.9.9":
+                    break
+                await asyncio.sleep(0.01)
+            assert pods.pick() == Endpoint("10.9.9.9")
+
+    run(main())
