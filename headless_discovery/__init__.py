@@ -23,6 +23,7 @@ from .errors import (
     ResolverUnavailableError,
     ServiceNotFoundError,
     StaleEndpointsError,
+    UntrustedAnswerError,
     WaitTimeoutError,
 )
 from .lookup import aresolve, mongo_uri, resolve, service_name
@@ -87,6 +88,7 @@ __all__ = [
     "StaticResolver",
     "Strategy",
     "SystemResolver",
+    "UntrustedAnswerError",
     "WaitTimeoutError",
     "__version__",
     "aresolve",

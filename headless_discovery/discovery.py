@@ -16,7 +16,7 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Literal, TypedDict
 
@@ -38,6 +38,7 @@ from .names import Protocol, ServiceName
 from .refresh import RefreshPolicy
 from .resolvers import AsyncResolver, DnsResolver, Resolver
 from .strategies import Strategy, strategy_from_name
+from .trust import Network, parse_networks
 
 if TYPE_CHECKING:
     import asyncio
@@ -75,6 +76,7 @@ class DiscoveryOptions(TypedDict, total=False):
     stale_policy: StalePolicy
     empty_is_error: bool
     environment: PodEnvironment | None
+    allowed_networks: Iterable[str | Network] | None
     rng: random.Random | None
     clock: Callable[[], float]
 
@@ -98,6 +100,7 @@ class _DiscoveryCore:
         stale_policy: StalePolicy = "serve",
         empty_is_error: bool = False,
         environment: PodEnvironment | None = None,
+        allowed_networks: Iterable[str | Network] | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -110,7 +113,7 @@ class _DiscoveryCore:
                 )
             if not isinstance(dns_name, str) or not dns_name.strip("."):
                 raise InvalidNameError(repr(dns_name), "dns_name must be a non-empty string")
-            self._query = _plan_plain(dns_name, port, family)
+            self._query = _plan_plain(dns_name, port, family, parse_networks(allowed_networks))
         else:
             assert service is not None
             svc = service_name(
@@ -120,7 +123,13 @@ class _DiscoveryCore:
                 environment=environment,
             )
             self._query = _plan(
-                svc, port=port, srv=srv, protocol=protocol, family=family, environment=None
+                svc,
+                port=port,
+                srv=srv,
+                protocol=protocol,
+                family=family,
+                environment=None,
+                allowed_networks=allowed_networks,
             )
         if stale_policy not in ("serve", "fail"):
             raise ConfigurationError(
@@ -419,13 +428,15 @@ class _DiscoveryCore:
         )
 
 
-def _plan_plain(dns_name: str, port: int | None, family: Family) -> _Query:
+def _plan_plain(
+    dns_name: str, port: int | None, family: Family, networks: tuple[Network, ...]
+) -> _Query:
     """A plain DNS name (not Kubernetes): any name with many address records works."""
     from .lookup import _check_port
 
     _check_port(port)
     qname = dns_name if dns_name.endswith(".") else dns_name + "."
-    return _Query(qname.lower(), False, port, family)
+    return _Query(qname.lower(), False, port, family, networks)
 
 
 def _wait_step(attempt: int, remaining: float) -> float:
@@ -461,6 +472,9 @@ class Discovery(_DiscoveryCore):
         empty_is_error: Treat NXDOMAIN/NODATA as a failed lookup (keep the last endpoints)
             instead of a change to no endpoints.
         environment: Completes short names; detected when ``None``.
+        allowed_networks: CIDRs addresses must lie in; others are dropped and logged, and
+            an answer with nothing left counts as a failed lookup (the last good endpoints
+            stay).
         rng: Randomness for jitter and backoff.
         clock: A monotonic clock (seconds).
 

@@ -14,6 +14,8 @@ dnspython, ``socket`` and pymongo are translated at the resolver boundary and ch
         ├── ResolverTimeoutError    (also TimeoutError) no answer within the lifetime
         ├── ResolverUnavailableError                   SERVFAIL, REFUSED, unreachable server
         ├── StaleEndpointsError                        lookups failed for longer than max_stale
+        ├── UntrustedAnswerError                       every address was outside the allowed
+        │                                              networks or the Service's domain
         └── WaitTimeoutError        (also TimeoutError) wait_for() saw too few endpoints
 
 Catch :class:`NoEndpointsError` to treat "no ready pods" and "no such name" alike: cluster
@@ -35,6 +37,7 @@ __all__ = [
     "ResolverUnavailableError",
     "ServiceNotFoundError",
     "StaleEndpointsError",
+    "UntrustedAnswerError",
     "WaitTimeoutError",
 ]
 
@@ -122,6 +125,15 @@ class ResolverUnavailableError(ResolutionError):
 
 class StaleEndpointsError(ResolutionError):
     """Lookups have failed for longer than ``max_stale`` and the policy is to fail picks.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class UntrustedAnswerError(ResolutionError):
+    """Every endpoint of an answer was dropped as untrusted (see ``allowed_networks``).
+
+    Long-lived discovery treats it as a failed lookup: the last good endpoints stay.
 
     .. versionadded:: 0.1.0
     """

@@ -7,7 +7,7 @@ afresh; for an application that lives longer than its pods, see long-lived disco
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .endpoints import AddressAnswer, Family, Resolution, SrvAnswer
@@ -16,6 +16,7 @@ from .errors import ConfigurationError, NoEndpointsError
 from .mongo import HostsFrom, OptionValue, build_mongo_srv_uri, build_mongo_uri
 from .names import KubernetesName, Protocol, ServiceName, parse_name
 from .resolvers import AsyncDnsResolver, AsyncResolver, DnsResolver, Resolver
+from .trust import Network, parse_networks, screen
 
 __all__ = ["aresolve", "mongo_uri", "resolve", "service_name"]
 
@@ -74,12 +75,15 @@ class _Query:
     srv: bool
     port: int | None
     family: Family
+    networks: tuple[Network, ...] = ()
+    srv_domain: str | None = None
 
     def finish(self, answer: AddressAnswer | SrvAnswer) -> Resolution:
         if isinstance(answer, SrvAnswer):
             result = Resolution.from_srv(answer)
         else:
             result = Resolution.from_addresses(answer, self.port)
+        result = screen(result, networks=self.networks, srv_domain=self.srv_domain)
         if not result:
             raise NoEndpointsError(
                 f"{self.qname} answered, but no record gave a usable address",
@@ -99,8 +103,10 @@ def _plan(
     protocol: Protocol,
     family: Family,
     environment: PodEnvironment | None,
+    allowed_networks: Iterable[str | Network] | None = None,
 ) -> _Query:
     _check_port(port)
+    networks = parse_networks(allowed_networks)
     if isinstance(name, ServiceName):
         target = KubernetesName(name)
     else:
@@ -111,7 +117,13 @@ def _plan(
         target = KubernetesName(target.service, None, srv.lower(), protocol)
     if target.port_name is not None and port is not None:
         raise ConfigurationError("port= cannot be used with SRV records: they carry the port")
-    return _Query(target.fqdn + ".", target.port_name is not None, port, family)
+    srv_domain = None
+    if target.port_name is not None:
+        # pymongo's rule for mongodb+srv: targets must lie under the host's parent domain.
+        srv_domain = target.service.fqdn.partition(".")[2]
+    return _Query(
+        target.fqdn + ".", target.port_name is not None, port, family, networks, srv_domain
+    )
 
 
 def resolve(
@@ -123,6 +135,7 @@ def resolve(
     family: Family = "any",
     resolver: Resolver | None = None,
     environment: PodEnvironment | None = None,
+    allowed_networks: Iterable[str | Network] | None = None,
 ) -> Resolution:
     """Resolve a Service (or one of its pods) to its endpoints, now.
 
@@ -142,6 +155,9 @@ def resolve(
             system's resolv.conf when ``None``.
         environment: The pod environment that completes short names; detected when
             ``None``.
+        allowed_networks: CIDRs (e.g. the cluster's pod range) addresses must lie in;
+            others are dropped and logged. SRV targets must lie under the Service's parent
+            domain (``<namespace>.svc.<zone>``) in any case.
 
     Returns:
         A non-empty, sorted, immutable :class:`Resolution`.
@@ -153,6 +169,8 @@ def resolve(
         ResolverTimeoutError: No answer in time.
         ResolverUnavailableError: The nameservers failed.
         ConfigurationError: Arguments that do not fit together.
+        UntrustedAnswerError: Every address was dropped by ``allowed_networks`` or the SRV
+            domain rule.
 
     Example::
 
@@ -162,7 +180,13 @@ def resolve(
     .. versionadded:: 0.1.0
     """
     query = _plan(
-        name, port=port, srv=srv, protocol=protocol, family=family, environment=environment
+        name,
+        port=port,
+        srv=srv,
+        protocol=protocol,
+        family=family,
+        environment=environment,
+        allowed_networks=allowed_networks,
     )
     if resolver is None:
         resolver = DnsResolver()
@@ -180,6 +204,7 @@ async def aresolve(
     family: Family = "any",
     resolver: AsyncResolver | None = None,
     environment: PodEnvironment | None = None,
+    allowed_networks: Iterable[str | Network] | None = None,
 ) -> Resolution:
     """The asyncio twin of :func:`resolve`: same arguments, results and exceptions.
 
@@ -196,7 +221,13 @@ async def aresolve(
     .. versionadded:: 0.1.0
     """
     query = _plan(
-        name, port=port, srv=srv, protocol=protocol, family=family, environment=environment
+        name,
+        port=port,
+        srv=srv,
+        protocol=protocol,
+        family=family,
+        environment=environment,
+        allowed_networks=allowed_networks,
     )
     if resolver is None:
         resolver = AsyncDnsResolver()
@@ -220,6 +251,7 @@ def mongo_uri(
     srv: bool = False,
     port_name: str = "mongodb",
     resolver: Resolver | None = None,
+    allowed_networks: Iterable[str | Network] | None = None,
 ) -> str:
     """The MongoDB connection string for the pods behind a headless Service.
 
@@ -244,6 +276,7 @@ def mongo_uri(
             when ``srv=True`` and it is not ``mongodb``).
         resolver: Where records come from; :class:`DnsResolver` from resolv.conf when
             ``None``.
+        allowed_networks: CIDRs member addresses must lie in (see :func:`resolve`).
 
     Raises:
         InvalidNameError: The Service name is not valid.
@@ -279,9 +312,11 @@ def mongo_uri(
         )
     hosts = hosts or "ip"
     if hosts == "hostname":
-        endpoints = resolve(svc, srv=port_name, resolver=resolver)
+        endpoints = resolve(
+            svc, srv=port_name, resolver=resolver, allowed_networks=allowed_networks
+        )
     elif hosts == "ip":
-        endpoints = resolve(svc, port=port, resolver=resolver)
+        endpoints = resolve(svc, port=port, resolver=resolver, allowed_networks=allowed_networks)
     else:
         raise ConfigurationError(f"hosts must be 'ip' or 'hostname', not {hosts!r}")
     return build_mongo_uri(
