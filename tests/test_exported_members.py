@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 
@@ -40,7 +41,9 @@ def test_all_is_sorted_and_complete() -> None:
 def test_every_public_name_has_a_docstring() -> None:
     for name in headless_discovery.__all__:
         obj = getattr(headless_discovery, name)
-        if callable(obj) and not isinstance(obj, type(headless_discovery.Family)):
+        # Classes and functions; type aliases (Family, ChangeCallback) are documented in
+        # their modules and the reference.
+        if inspect.isclass(obj) or inspect.isfunction(obj):
             assert obj.__doc__, name
 
 
