@@ -26,6 +26,9 @@ def test_all_is_sorted_and_complete() -> None:
         assert hasattr(headless_discovery, name), name
     public = {n for n in vars(headless_discovery) if not n.startswith("_")}
     modules = {
+        "discovery",
+        "refresh",
+        "trust",
         "endpoints",
         "environment",
         "errors",
