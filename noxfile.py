@@ -39,4 +39,4 @@ def lint(session: nox.Session) -> None:
 def types(session: nox.Session) -> None:
     """mypy --strict on the package and the typed usage file."""
     session.install(".[mongo]", "mypy==2.4.1", "pytest", "nox")
-    session.run("mypy", "headless_discovery", "tests/typing", "noxfile.py")
+    session.run("mypy", "headless_discovery", "tests/typing", "tests/harness", "noxfile.py")
