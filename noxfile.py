@@ -1,4 +1,5 @@
-"""Every check of the project, one session each: ``nox -s tests``, ``lint``, ``types``, ``demo``."""
+"""Every check of the project, one session each: ``nox -s tests``, ``lint``, ``types``, ``demo``,
+``bench``."""
 
 from __future__ import annotations
 
@@ -40,3 +41,10 @@ def types(session: nox.Session) -> None:
     """mypy --strict on the package and the typed usage file."""
     session.install(".[mongo]", "mypy==2.4.1", "pytest", "nox")
     session.run("mypy", "headless_discovery", "tests/typing", "tests/harness", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Selection-strategy benchmark: ns per pick against random.choice and uhashring."""
+    session.install(".", "uhashring")  # uhashring is the benchmark's yardstick, not a dependency
+    session.run("python", "benchmarks/bench_strategies.py", *session.posargs)

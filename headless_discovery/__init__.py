@@ -8,8 +8,6 @@ MongoDB connection string that follows the replica set::
     uri = mongo_uri("mongodb-headless-service", namespace="infrastructure", replica_set="rs0")
 """
 
-import importlib.metadata as _metadata
-
 from .discovery import AsyncDiscovery, ChangeCallback, Discovery, DiscoveryOptions, StalePolicy
 from .endpoints import AddressAnswer, Endpoint, Family, Resolution, SrvAnswer, SrvRecord
 from .environment import PodEnvironment
@@ -40,17 +38,33 @@ from .resolvers import (
 )
 from .strategies import (
     STRATEGY_NAMES,
+    ConsistentHash,
+    FailureTracking,
+    InFlightTracking,
+    LeastOutstanding,
+    OutlierEjection,
     PickFirst,
     Random,
     RoundRobin,
     Strategy,
+    Weighted,
+    acquire,
     strategy_from_name,
 )
 
-try:
-    __version__ = _metadata.version("headless-discovery")
-except _metadata.PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+
+def __getattr__(name: str) -> str:
+    # __version__ is looked up on first use: importlib.metadata costs more at import time
+    # than the rest of the package.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("headless-discovery")
+        except PackageNotFoundError:  # a source tree that was never installed
+            return "0.0.0"
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "STRATEGY_NAMES",
@@ -60,15 +74,20 @@ __all__ = [
     "AsyncResolver",
     "ChangeCallback",
     "ConfigurationError",
+    "ConsistentHash",
     "Discovery",
     "DiscoveryError",
     "DiscoveryOptions",
     "DnsResolver",
     "Endpoint",
+    "FailureTracking",
     "Family",
+    "InFlightTracking",
     "InvalidNameError",
     "KubernetesName",
+    "LeastOutstanding",
     "NoEndpointsError",
+    "OutlierEjection",
     "PickFirst",
     "PodEnvironment",
     "Random",
@@ -90,7 +109,9 @@ __all__ = [
     "SystemResolver",
     "UntrustedAnswerError",
     "WaitTimeoutError",
+    "Weighted",
     "__version__",
+    "acquire",
     "aresolve",
     "build_mongo_srv_uri",
     "build_mongo_uri",

@@ -16,8 +16,8 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, suppress
 from typing import TYPE_CHECKING, Literal, TypedDict
 
 from typing_extensions import Unpack
@@ -37,7 +37,7 @@ from .mongo import HostsFrom, OptionValue, build_mongo_uri
 from .names import Protocol, ServiceName
 from .refresh import RefreshPolicy
 from .resolvers import AsyncResolver, DnsResolver, Resolver
-from .strategies import Strategy, strategy_from_name
+from .strategies import Strategy, acquire, strategy_from_name
 from .trust import Network, parse_networks
 
 if TYPE_CHECKING:
@@ -187,28 +187,24 @@ class _DiscoveryCore:
         failure = self._failure
         if failure is not None:
             raise failure()
-        return self._strategy.pick(self._snapshot, key)
+        return self._strategy.pick(self._snapshot.endpoints, key)
 
-    @contextmanager
-    def acquire(self, key: str | None = None) -> Iterator[Endpoint]:
+    def acquire(self, key: str | None = None) -> AbstractContextManager[Endpoint]:
         """Pick an endpoint and count it as in use until the block exits (also on errors).
 
         Strategies that balance on in-flight requests (``least_outstanding``) see the
-        count; for the others this is :meth:`pick` in a ``with`` block.
+        count; for the others this is :meth:`pick` in a ``with`` block::
+
+            with pods.acquire() as endpoint:
+                send(endpoint)
 
         Raises:
             NoEndpointsError: As :meth:`pick`.
         """
-        endpoint = self.pick(key)
-        begin = getattr(self._strategy, "begin", None)
-        end = getattr(self._strategy, "end", None)
-        if begin is not None:
-            begin(endpoint)
-        try:
-            yield endpoint
-        finally:
-            if end is not None:
-                end(endpoint)
+        failure = self._failure
+        if failure is not None:
+            raise failure()
+        return acquire(self._strategy, self._snapshot.endpoints, key)
 
     def report_failure(self, endpoint: Endpoint) -> None:
         """Tell the strategy a request to ``endpoint`` failed (used by outlier ejection)."""

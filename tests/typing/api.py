@@ -7,9 +7,12 @@ import random
 from headless_discovery import (
     AddressAnswer,
     AsyncResolver,
+    ConsistentHash,
     DnsResolver,
     Endpoint,
     Family,
+    LeastOutstanding,
+    OutlierEjection,
     Random,
     Resolution,
     Resolver,
@@ -47,6 +50,11 @@ def usage() -> None:
     strategy: Strategy = RoundRobin()
     strategy = Random(random.Random(1))
     chosen: Endpoint = strategy.pick(res)
+    chosen = ConsistentHash().pick(res, key="user-42")
+    least = LeastOutstanding(random.Random(2))
+    with least.acquire(res) as busy:
+        chosen = busy
+    strategy = OutlierEjection(least)
     resolver: Resolver = MyResolver()
     static: AsyncResolver = StaticResolver({"db.prod.svc.cluster.local": ["10.0.0.1"]})
     uri: str = mongo_uri("db", namespace="prod", replica_set="rs0", resolver=resolver)

@@ -7,6 +7,7 @@ tests/unit/test_async_discovery.py mirrors this file for AsyncDiscovery.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -16,9 +17,12 @@ import pytest
 from headless_discovery import (
     DiscoveryError,
     Endpoint,
+    LeastOutstanding,
     NoEndpointsError,
+    OutlierEjection,
     RefreshPolicy,
     Resolution,
+    RoundRobin,
     StaleEndpointsError,
     WaitTimeoutError,
 )
@@ -291,3 +295,29 @@ def test_eight_threads_pick_while_snapshots_are_replaced(
         t.join()
     assert errors == []
     assert all(n > 0 for n in picks)
+
+
+def test_acquire_counts_in_flight_requests_for_the_strategy(resolver: ScriptedResolver) -> None:
+    strategy = LeastOutstanding(random.Random(1))
+    with Discovery(NAME, resolver=resolver, refresh=QUIET, strategy=strategy) as pods:
+        with pods.acquire() as first:
+            assert strategy.in_flight(first) == 1
+            with pods.acquire() as second:
+                # Power of two choices over two pods: the idle one is taken.
+                assert second != first
+        assert strategy.in_flight(first) == 0
+        with pytest.raises(RuntimeError), pods.acquire() as ep:
+            raise RuntimeError("request failed")
+        assert strategy.in_flight(ep) == 0
+
+
+def test_reports_reach_an_outlier_ejecting_strategy(
+    resolver: ScriptedResolver, clock: FakeClock
+) -> None:
+    strategy = OutlierEjection(RoundRobin(), consecutive_failures=2, clock=clock)
+    with Discovery(NAME, resolver=resolver, refresh=QUIET, strategy=strategy) as pods:
+        bad = pods.endpoints[0]
+        pods.report_failure(bad)
+        pods.report_failure(bad)
+        assert bad not in {pods.pick() for _ in range(6)}
+        pods.report_success(pods.endpoints[1])

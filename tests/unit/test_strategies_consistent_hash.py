@@ -1,0 +1,157 @@
+"""ConsistentHash: stickiness, about 1/N of keys moving on scale, weights, a documented hash."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Sequence
+
+import pytest
+
+from headless_discovery import ConfigurationError, ConsistentHash, Endpoint, Resolution
+
+KEYS = [f"user-{i}" for i in range(10_000)]
+
+
+def pod(i: int, address: str | None = None) -> Endpoint:
+    return Endpoint(address or f"10.7.0.{i + 1}", 6379, f"cache-{i}.cache.ns.svc.cluster.local")
+
+
+def pods(*ordinals: int) -> Resolution:
+    return Resolution.from_endpoints("cache", (pod(i) for i in ordinals))
+
+
+def owners(endpoints: Sequence[Endpoint], strategy: ConsistentHash | None = None) -> list[str]:
+    strategy = strategy or ConsistentHash()
+    return [strategy.pick(endpoints, key).address for key in KEYS]
+
+
+def test_the_same_key_stays_on_the_same_pod() -> None:
+    res = pods(*range(5))
+    first, again = ConsistentHash(), ConsistentHash()
+    assert owners(res, first) == owners(res, first) == owners(res, again)
+    assert len(set(owners(res))) == 5
+
+
+@pytest.mark.parametrize("n", [4, 10, 25])
+def test_removing_one_of_n_pods_moves_only_its_keys_about_1_in_n(n: int) -> None:
+    before = owners(pods(*range(n)))
+    gone = pod(n // 2).address
+    after = owners(pods(*(i for i in range(n) if i != n // 2)))
+    moved = [(b, a) for b, a in zip(before, after, strict=True) if b != a]
+    assert all(b == gone for b, _ in moved)  # keys of the other pods stay put
+    assert len(moved) == before.count(gone)
+    assert 0.7 / n < len(moved) / len(KEYS) < 1.3 / n, len(moved)
+
+
+@pytest.mark.parametrize("n", [4, 10, 25])
+def test_adding_a_pod_moves_about_1_in_n_plus_1_all_to_it(n: int) -> None:
+    before = owners(pods(*range(n)))
+    after = owners(pods(*range(n + 1)))
+    moved = [a for b, a in zip(before, after, strict=True) if b != a]
+    assert set(moved) == {pod(n).address}
+    assert 0.7 / (n + 1) < len(moved) / len(KEYS) < 1.3 / (n + 1), len(moved)
+
+
+def test_keys_spread_evenly() -> None:
+    counts = Counter(owners(pods(*range(10))))
+    assert len(counts) == 10
+    assert all(700 < c < 1300 for c in counts.values()), counts
+
+
+def test_weights_scale_a_pods_share() -> None:
+    res = pods(*range(4))
+    heavy = ConsistentHash(weights={pod(0).hostname or "": 3.0})
+    counts = Counter(owners(res, heavy))
+    # 3 : 1 : 1 : 1 of 10 000 keys.
+    assert 4200 < counts[pod(0).address] < 5800, counts
+    assert all(1200 < counts[pod(i).address] < 2100 for i in (1, 2, 3)), counts
+    drained = Counter(owners(res, ConsistentHash(weights={pod(1).address: 0})))
+    assert pod(1).address not in drained
+    assert len(drained) == 3
+    all_zero = ConsistentHash(weights=dict.fromkeys((p.address for p in res), 0))
+    assert owners(res, all_zero) == owners(res)
+
+
+def test_reweighting_one_pod_moves_keys_only_to_or_from_it() -> None:
+    res = pods(*range(6))
+    before = owners(res)
+    after = owners(res, ConsistentHash(weights={pod(2).address: 2}))
+    assert all(a == pod(2).address for b, a in zip(before, after, strict=True) if b != a)
+
+
+def test_a_pod_keeps_its_keys_across_a_restart_with_a_new_ip() -> None:
+    before = owners(pods(*range(5)))
+    restarted = Resolution.from_endpoints(
+        "cache", (pod(i, "10.7.9.9" if i == 3 else None) for i in range(5))
+    )
+    after = owners(restarted)
+    assert [a == "10.7.9.9" for a in after] == [b == pod(3).address for b in before]
+
+
+def test_a_dual_stack_pod_is_one_pod_reached_at_its_first_address() -> None:
+    v6 = Endpoint("fd00::7", 6379, pod(1).hostname)
+    res = Resolution.from_endpoints("cache", (pod(0), pod(1), v6))
+    assert set(owners(res)) == {pod(0).address, pod(1).address}
+    assert owners(res) == owners(pods(0, 1))
+
+
+def test_a_key_is_required() -> None:
+    with pytest.raises(ConfigurationError, match="needs a key"):
+        ConsistentHash().pick(pods(0, 1))
+
+
+@pytest.mark.parametrize("vnodes", [0, -5, 1.5, True])
+def test_vnodes_must_be_a_positive_integer(vnodes: object) -> None:
+    with pytest.raises(ConfigurationError, match="vnodes"):
+        ConsistentHash(vnodes=vnodes)  # type: ignore[arg-type]
+
+
+def documented_ring(endpoints: Sequence[Endpoint], vnodes: int = 160) -> dict[str, str]:
+    """The ring exactly as docs/strategies.md describes it, computed the slow way."""
+    points: list[tuple[int, str]] = []
+    for ep in endpoints:
+        identity = f"{ep.hostname}:{ep.port}"
+        for n in range(vnodes):
+            digest = hashlib.blake2b(f"{identity}-{n // 8}".encode(), digest_size=64).digest()
+            position = int.from_bytes(digest[8 * (n % 8) : 8 * (n % 8) + 8], "big")
+            points.append((position, ep.address))
+    points.sort()
+    positions = [p for p, _ in points]
+    result = {}
+    for key in KEYS[:2000]:
+        h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
+        result[key] = points[bisect_left(positions, h) % len(points)][1]
+    return result
+
+
+def test_the_hash_is_the_documented_blake2b_ring() -> None:
+    res = pods(*range(7))
+    strategy = ConsistentHash()
+    assert {key: strategy.pick(res, key).address for key in KEYS[:2000]} == documented_ring(res)
+    # Pinned, so a change of hash or ring layout cannot go unnoticed.
+    assert [strategy.pick(res, k).address for k in ("user-1", "user-2", "user-3", "")] == [
+        "10.7.0.1",
+        "10.7.0.3",
+        "10.7.0.7",
+        "10.7.0.5",
+    ]
+
+
+def test_the_mapping_is_the_same_in_another_process() -> None:
+    code = (
+        "from headless_discovery import ConsistentHash, Endpoint\n"
+        "pods = tuple(Endpoint(f'10.7.0.{i + 1}', 6379, f'cache-{i}.cache.ns.svc.cluster.local')"
+        " for i in range(7))\n"
+        "s = ConsistentHash()\n"
+        "print(','.join(s.pick(pods, f'user-{i}').address for i in range(300)))\n"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip().split(",") == owners(pods(*range(7)))[:300]

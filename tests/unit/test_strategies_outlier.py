@@ -1,0 +1,222 @@
+"""OutlierEjection: consecutive failures eject a pod for a while, within a budget."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import pytest
+
+from headless_discovery import (
+    ConfigurationError,
+    ConsistentHash,
+    Endpoint,
+    LeastOutstanding,
+    OutlierEjection,
+    Resolution,
+    RoundRobin,
+    acquire,
+)
+from headless_discovery.strategies import _simple
+from headless_discovery.strategies._base import as_tuple
+from tests.unit.test_strategies import picks
+
+PODS = Resolution.from_endpoints("svc", (Endpoint(f"10.8.0.{i}", 80) for i in range(1, 21)))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def guarded(**options: float) -> tuple[OutlierEjection, FakeClock]:
+    clock = FakeClock()
+    return OutlierEjection(RoundRobin(), clock=clock, **options), clock  # type: ignore[arg-type]
+
+
+def fail(strategy: OutlierEjection, endpoint: Endpoint, times: int = 5) -> None:
+    for _ in range(times):
+        strategy.report_failure(endpoint)
+
+
+def seen(strategy: OutlierEjection, endpoints: Sequence[Endpoint] = PODS) -> set[Endpoint]:
+    return set(picks(strategy, endpoints, 3 * len(endpoints)))
+
+
+def test_five_consecutive_failures_eject_and_a_success_resets_the_count() -> None:
+    strategy, _ = guarded()
+    bad = PODS[3]
+    strategy.pick(PODS)
+    fail(strategy, bad, 4)
+    strategy.report_success(bad)
+    fail(strategy, bad, 4)
+    assert strategy.ejected == frozenset()
+    assert bad in seen(strategy)
+    strategy.report_failure(bad)
+    assert strategy.ejected == {bad}
+    assert seen(strategy) == set(PODS) - {bad}
+
+
+def test_ejection_lasts_30s_then_60s_90s_up_to_300s() -> None:
+    strategy, clock = guarded()
+    bad = PODS[0]
+    strategy.pick(PODS)
+    for expected in (30, 60, 90, 120, 150, 180, 210, 240, 270, 300, 300, 300):
+        fail(strategy, bad)
+        ejected_at = clock.now
+        clock.now = ejected_at + expected - 0.01
+        assert bad not in seen(strategy), expected
+        clock.now = ejected_at + expected
+        assert bad in seen(strategy), expected  # back by itself, no report needed
+
+
+def test_the_multiplier_decays_while_a_pod_behaves() -> None:
+    strategy, clock = guarded()
+    bad = PODS[0]
+    strategy.pick(PODS)
+    fail(strategy, bad)
+    clock.now += 30
+    fail(strategy, bad)  # right after coming back: 60 s
+    clock.now += 60
+    assert strategy.ejected == frozenset()
+    clock.now += 10  # one interval back in rotation: the multiplier drops from 2 to 1
+    fail(strategy, bad)  # so this ejection is 60 s again, not 90 s
+    clock.now += 59
+    assert strategy.ejected == {bad}
+    clock.now += 1
+    assert strategy.ejected == frozenset()
+    clock.now += 600  # long good behaviour: back to the base time
+    fail(strategy, bad)
+    clock.now += 30
+    assert strategy.ejected == frozenset()
+
+
+def test_at_most_ten_percent_are_ejected_at_once() -> None:
+    strategy, clock = guarded()
+    strategy.pick(PODS)  # 20 pods: room for 2
+    for endpoint in PODS[:5]:
+        fail(strategy, endpoint)
+    assert strategy.ejected == set(PODS[:2])
+    assert len(seen(strategy)) == 18
+    # The third reached the count meanwhile: it goes out at its next failure once there
+    # is room.
+    clock.now += 30
+    assert strategy.ejected == frozenset()
+    strategy.report_failure(PODS[2])
+    assert strategy.ejected == {PODS[2]}
+
+
+def test_random_failures_never_eject_more_than_the_budget() -> None:
+    rng = random.Random(11)
+    strategy, clock = guarded()
+    big = Resolution.from_endpoints(
+        "svc", (Endpoint(f"10.9.{i // 200}.{i % 200}", 80) for i in range(50))
+    )
+    strategy.pick(big)
+    for _ in range(5000):
+        clock.now += rng.random()
+        strategy.report_failure(rng.choice(big))
+        assert len(strategy.ejected) <= 5
+
+
+def test_small_services_can_still_eject_one_pod() -> None:
+    strategy, _ = guarded()
+    three = PODS[:3]
+    strategy.pick(three)
+    for endpoint in three:
+        fail(strategy, endpoint)
+    assert strategy.ejected == {three[0]}
+
+
+def test_a_zero_budget_ejects_nothing() -> None:
+    strategy, _ = guarded(max_ejected_fraction=0.0)
+    strategy.pick(PODS)
+    fail(strategy, PODS[0], 50)
+    assert strategy.ejected == frozenset()
+
+
+def test_when_every_pod_is_ejected_all_are_used() -> None:
+    strategy, _ = guarded()
+    strategy.pick(PODS[:1])
+    fail(strategy, PODS[0])
+    assert strategy.ejected == {PODS[0]}
+    assert strategy.pick(PODS[:1]) == PODS[0]
+
+
+def test_failures_while_ejected_do_not_extend_the_ejection() -> None:
+    strategy, clock = guarded()
+    strategy.pick(PODS)
+    fail(strategy, PODS[0])
+    clock.now += 20
+    fail(strategy, PODS[0], 20)  # requests that were in flight when it was ejected
+    clock.now += 10
+    assert strategy.ejected == frozenset()
+
+
+def test_the_view_is_built_once_per_snapshot_and_ejection(monkeypatch: pytest.MonkeyPatch) -> None:
+    builds: list[int] = []
+    real = as_tuple
+
+    def counting(endpoints: Sequence[Endpoint]) -> tuple[Endpoint, ...]:
+        builds.append(1)
+        return real(endpoints)
+
+    monkeypatch.setattr(_simple, "as_tuple", counting)
+    strategy, clock = guarded()
+    picks(strategy, PODS, 50)
+    assert len(builds) == 1
+    fail(strategy, PODS[0])
+    picks(strategy, PODS, 50)
+    assert len(builds) == 2  # the inner strategy sees one filtered tuple, rebuilt once
+    clock.now += 30
+    picks(strategy, PODS, 50)
+    assert len(builds) == 3  # back to the whole snapshot: once more, not per pick
+
+
+def test_ejection_moves_only_the_keys_of_the_ejected_pod() -> None:
+    clock = FakeClock()
+    strategy = OutlierEjection(ConsistentHash(), clock=clock)
+    keys = [f"k{i}" for i in range(2000)]
+    before = [strategy.pick(PODS, k) for k in keys]
+    fail(strategy, PODS[4])
+    during = [strategy.pick(PODS, k) for k in keys]
+    assert all(b == PODS[4] for b, d in zip(before, during, strict=True) if b != d)
+    assert PODS[4] not in during
+    clock.now += 30
+    assert [strategy.pick(PODS, k) for k in keys] == before
+
+
+def test_in_flight_counting_and_reports_reach_the_inner_strategy() -> None:
+    lo = LeastOutstanding(random.Random(1))
+    strategy = OutlierEjection(lo, clock=FakeClock())
+    with acquire(strategy, PODS) as ep:
+        assert lo.in_flight(ep) == 1
+    assert lo.in_flight(ep) == 0
+    inner, clock = guarded()
+    outer = OutlierEjection(inner, clock=clock)
+    outer.pick(PODS)
+    inner.pick(PODS)
+    fail(outer, PODS[0])
+    assert inner.ejected == {PODS[0]}
+    assert outer.inner is inner
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"consecutive_failures": 0},
+        {"consecutive_failures": 2.5},
+        {"base_ejection": 0},
+        {"base_ejection": float("inf")},
+        {"max_ejection": 10.0},
+        {"max_ejected_fraction": 1.5},
+        {"max_ejected_fraction": -0.1},
+        {"interval": 0},
+    ],
+)
+def test_bad_options_are_refused(options: dict[str, float]) -> None:
+    with pytest.raises(ConfigurationError):
+        OutlierEjection(RoundRobin(), **options)  # type: ignore[arg-type]
