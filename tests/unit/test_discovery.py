@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -321,3 +323,35 @@ def test_reports_reach_an_outlier_ejecting_strategy(
         pods.report_failure(bad)
         assert bad not in {pods.pick() for _ in range(6)}
         pods.report_success(pods.endpoints[1])
+
+
+FORK_SCRIPT = """
+import os, sys, threading
+from headless_discovery import Discovery, RefreshPolicy, StaticResolver
+resolver = StaticResolver({"api.shop.svc.cluster.local": ["10.0.0.1", "10.0.0.2"]})
+fast = RefreshPolicy(min_interval=0.05, max_interval=0.05)
+pods = Discovery("api.shop.svc.cluster.local", resolver=resolver, refresh=fast).start()
+pid = os.fork()
+if pid == 0:
+    # The child: picks work, and a refresher thread of its own runs (the parent's is gone).
+    ok = pods.pick().address in ("10.0.0.1", "10.0.0.2")
+    alive = pods._thread is not None and pods._thread.is_alive()
+    pods.refresh()
+    pods.close()
+    os._exit(0 if ok and alive else 3)
+_, status = os.waitpid(pid, 0)
+pods.close()
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_forked_child_gets_its_own_refresher() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "0"
