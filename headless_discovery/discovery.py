@@ -18,6 +18,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, suppress
+from functools import partial
 from typing import TYPE_CHECKING, Literal, TypedDict
 
 from typing_extensions import Unpack
@@ -150,7 +151,10 @@ class _DiscoveryCore:
         self._snapshot = Resolution(self._query.qname, ())
         # Why picks cannot succeed right now, as a factory: raising one exception instance
         # again and again would grow its traceback.
-        self._failure: Callable[[], Exception] | None = self._not_started
+        self._failure: Callable[[], Exception] | None = partial(
+            DiscoveryError,
+            f"discovery of {self.name} is not started: use it in a with-block or call start()",
+        )
         self._last_error: Exception | None = None
         self._last_success: float | None = None
         self._failures = 0
@@ -276,11 +280,6 @@ class _DiscoveryCore:
 
     # -- state transitions, shared by both drivers ------------------------------------------
 
-    def _not_started(self) -> Exception:
-        return DiscoveryError(
-            f"discovery of {self.name} is not started: use it in a with-block or call start()"
-        )
-
     def _closed_error(self) -> Exception:
         return DiscoveryError(f"discovery of {self.name} is closed")
 
@@ -329,8 +328,13 @@ class _DiscoveryCore:
         self._last_error = error
         delay = self._policy.after_failure(self._failures, self._rng)
         if self._last_success is None:
-            message = f"no endpoints of {self.name} yet: the lookup failed: {error}"
-            self._failure = lambda: NoEndpointsError(message, name=self.name)
+            name, message = (
+                self.name,
+                f"no endpoints of {self.name} yet: the lookup failed: {error}",
+            )
+            # The factory must not capture self: a cycle would keep a dropped discovery
+            # (and its thread) alive until the garbage collector runs.
+            self._failure = lambda: NoEndpointsError(message, name=name)
             logger.warning("lookup of %s failed (attempt %d): %s", self.name, self._failures, error)
             return delay
         stale_for = now - self._last_success
@@ -352,7 +356,8 @@ class _DiscoveryCore:
                 f"the endpoints of {self.name} are {stale_for:.0f} s old, past max_stale "
                 f"({self._policy.max_stale:.0f} s): the lookups keep failing: {error}"
             )
-            self._failure = lambda: StaleEndpointsError(message, name=self.name)
+            name = self.name
+            self._failure = lambda: StaleEndpointsError(message, name=name)
         elif not self._stale_warned:
             logger.warning(
                 "endpoints of %s are %.0f s old, past max_stale; still serving them: %s",
@@ -413,7 +418,7 @@ class _DiscoveryCore:
             if self._closed:
                 return False
             self._closed = True
-            self._failure = self._closed_error
+            self._failure = partial(DiscoveryError, f"discovery of {self.name} is closed")
             return True
 
     def __repr__(self) -> str:
