@@ -371,9 +371,14 @@ class _DiscoveryCore:
     def _notify(
         self, subscribers: tuple[ChangeCallback, ...], old: Resolution, new: Resolution
     ) -> None:
-        before, after = set(old.endpoints), set(new.endpoints)
-        added = tuple(ep for ep in new.endpoints if ep not in before)
-        removed = tuple(ep for ep in old.endpoints if ep not in after)
+        # Pods are compared by where they are, not by SRV weight: CoreDNS gives every pod an
+        # even share, so one pod leaving changes every weight without changing the pods.
+        before = {_identity(ep) for ep in old.endpoints}
+        after = {_identity(ep) for ep in new.endpoints}
+        added = tuple(ep for ep in new.endpoints if _identity(ep) not in before)
+        removed = tuple(ep for ep in old.endpoints if _identity(ep) not in after)
+        if not added and not removed:
+            return
         logger.info(
             "%s changed: %d added, %d removed, %d now",
             self.name,
@@ -438,6 +443,10 @@ def _plan_plain(
     _check_port(port)
     qname = dns_name if dns_name.endswith(".") else dns_name + "."
     return _Query(qname.lower(), False, port, family, networks)
+
+
+def _identity(endpoint: Endpoint) -> tuple[str, int | None, str | None]:
+    return endpoint.address, endpoint.port, endpoint.hostname
 
 
 def _wait_step(attempt: int, remaining: float) -> float:
@@ -592,7 +601,12 @@ class Discovery(_DiscoveryCore):
             return
         self._stop.set()
         thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
+        # ident is None when an interrupt (Ctrl-C) came between creating and starting it.
+        if (
+            thread is not None
+            and thread.ident is not None
+            and thread is not threading.current_thread()
+        ):
             thread.join(_JOIN_TIMEOUT)
         _LIVE.discard(self)
 

@@ -26,7 +26,9 @@ def test_all_is_sorted_and_complete() -> None:
         assert hasattr(headless_discovery, name), name
     public = {n for n in vars(headless_discovery) if not n.startswith("_")}
     modules = {
+        "cli",
         "discovery",
+        "doctor",
         "refresh",
         "trust",
         "endpoints",

@@ -17,14 +17,18 @@ from collections.abc import Iterator
 import pytest
 
 from headless_discovery import (
+    AddressAnswer,
     DiscoveryError,
     Endpoint,
+    Family,
     LeastOutstanding,
     NoEndpointsError,
     OutlierEjection,
     RefreshPolicy,
     Resolution,
     RoundRobin,
+    SrvAnswer,
+    SrvRecord,
     StaleEndpointsError,
     WaitTimeoutError,
 )
@@ -34,6 +38,7 @@ from tests.support.resolvers import FakeClock, ScriptedResolver
 # Background refreshes far apart, so these tests drive every lookup themselves.
 QUIET = RefreshPolicy(min_interval=60, max_interval=60, backoff_base=60, backoff_max=60)
 NAME = "api.shop.svc.cluster.local"
+SVC_NAME = "api.shop"
 
 
 @pytest.fixture
@@ -355,3 +360,37 @@ def test_a_forked_child_gets_its_own_refresher() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "0"
+
+
+def test_a_weight_change_alone_replaces_the_snapshot_but_is_no_event() -> None:
+    def srv(weight: int, *names: str) -> SrvAnswer:
+        return SrvAnswer(
+            "_http._tcp.api.",
+            tuple(
+                SrvRecord(f"{n}.api.shop.svc.cluster.local", 80, 0, weight, (ip,))
+                for n, ip in names
+            ),
+            5.0,
+        )
+
+    class SrvScript:
+        answer = srv(50, ("api-0", "10.0.0.1"), ("api-1", "10.0.0.2"))
+
+        def resolve_addresses(self, name: str, *, family: Family = "any") -> AddressAnswer:
+            raise NotImplementedError
+
+        def resolve_srv(self, name: str, *, family: Family = "any") -> SrvAnswer:
+            return self.answer
+
+    script = SrvScript()
+    events: list[tuple[int, int]] = []
+    with Discovery(SVC_NAME, srv="http", resolver=script, refresh=QUIET) as pods:
+        pods.subscribe(lambda a, r, s: events.append((len(a), len(r))))
+        script.answer = srv(33, ("api-0", "10.0.0.1"), ("api-1", "10.0.0.2"), ("api-2", "10.0.0.3"))
+        pods.refresh()
+        script.answer = srv(50, ("api-0", "10.0.0.1"), ("api-1", "10.0.0.2"))
+        pods.refresh()
+        script.answer = srv(10, ("api-0", "10.0.0.1"), ("api-1", "10.0.0.2"))
+        pods.refresh()
+        assert pods.endpoints[0].weight == 10
+    assert events == [(1, 0), (0, 1)]
