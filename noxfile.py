@@ -1,7 +1,12 @@
 """Every check of the project, one session each: ``nox -s tests``, ``lint``, ``types``, ``demo``,
-``bench``."""
+``bench``, ``docs``, ``package``, and ``tests_all`` (the tests on every supported Python here)."""
 
 from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
 
 import nox
 
@@ -10,7 +15,50 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests", "lint", "types"]
 
 PYTHON = "3.11"
-TEST_DEPS = ["pytest>=8", "pytest-timeout", "hypothesis>=6.100", "mockupdb>=1.8"]
+# The Pythons the classifiers promise; tests/test_packaging.py keeps the two in step.
+SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
+TEST_DEPS = [
+    "pytest>=8",
+    "pytest-timeout",
+    "hypothesis>=6.100",
+    "mockupdb>=1.8",
+    "PyYAML>=6",  # tests/test_examples.py and test_docs.py read manifests and mkdocs.yml
+    "build>=1.2",  # tests/test_packaging.py builds the sdist and wheel it inspects
+    "hatchling>=1.24",
+]
+DOCS_DEPS = [
+    "mkdocs==1.6.1",
+    "mkdocs-material==9.8.2",
+    "mkdocstrings==1.0.8",
+    "mkdocstrings-python==2.0.11",
+    "griffelib==2.4.1",
+    "pymdown-extensions==13.1.2",
+    "ruff==0.17.6",  # mkdocstrings formats the signatures with it
+]
+
+
+def _interpreters() -> dict[str, str]:
+    """The supported Pythons this machine has: version -> interpreter.
+
+    pyenv's shims answer only for the versions made active (``pyenv global 3.11 3.12``), so
+    the versions pyenv installed are looked up in its own directory first.
+    """
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found: dict[str, str] = {}
+    for version in SUPPORTED:
+        installed = sorted(
+            pyenv.glob(f"{version}.*/bin/python{version}"),
+            key=lambda path: [int(part) for part in path.parts[-3].split(".") if part.isdigit()],
+        )
+        on_path = shutil.which(f"python{version}")
+        if installed:
+            found[version] = str(installed[-1])
+        elif on_path and "/shims/" not in on_path:
+            found[version] = on_path
+    current = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if current in SUPPORTED:
+        found.setdefault(current, sys.executable)
+    return found
 
 
 @nox.session(python=PYTHON)
@@ -28,6 +76,17 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+@nox.session(download_python="never")
+@nox.parametrize(
+    "python", [nox.param(path, id=version) for version, path in sorted(_interpreters().items())]
+)
+def tests_all(session: nox.Session) -> None:
+    """The tests on every supported Python this machine has; missing versions are left out."""
+    session.run("bash", ".ci/system-deps", external=True)
+    session.install(".[mongo]", *TEST_DEPS)
+    session.run("pytest", *session.posargs)
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
@@ -40,7 +99,9 @@ def lint(session: nox.Session) -> None:
 def types(session: nox.Session) -> None:
     """mypy --strict on the package and the typed usage file."""
     session.install(".[mongo]", "mypy==2.4.1", "pytest", "nox")
-    session.run("mypy", "headless_discovery", "tests/typing", "tests/harness", "noxfile.py")
+    session.run(
+        "mypy", "headless_discovery", "tests/typing", "tests/harness", "examples", "noxfile.py"
+    )
 
 
 @nox.session(python=PYTHON)
@@ -48,3 +109,59 @@ def bench(session: nox.Session) -> None:
     """Selection-strategy benchmark: ns per pick against random.choice and uhashring."""
     session.install(".", "uhashring")  # uhashring is the benchmark's yardstick, not a dependency
     session.run("python", "benchmarks/bench_strategies.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """The documentation site, with every warning an error, into site/."""
+    session.install(*DOCS_DEPS)
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def package(session: nox.Session) -> None:
+    """Build sdist and wheel, check them, and run the wheel installed in a fresh venv."""
+    session.install("build", "twine", "pytest", "PyYAML")
+    tmp = Path(session.create_tmp()).resolve()
+    dist = tmp / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(dist))
+    artifacts = sorted(str(path) for path in dist.iterdir())
+    session.run("twine", "check", "--strict", *artifacts)
+    # The contents: py.typed and the demo zone in, tests out, metadata as promised.
+    session.run(
+        "pytest",
+        "--noconftest",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_packaging.py",
+        env={"HEADLESS_DISCOVERY_DIST": str(dist)},
+    )
+    # A fresh environment with nothing but the wheel and its dependencies, run from outside
+    # the source tree so that only the installed package can be imported.
+    venv = tmp / "fresh-venv"
+    session.run("python", "-m", "venv", "--clear", str(venv))
+    python, command = str(venv / "bin" / "python"), str(venv / "bin" / "headless-discovery")
+    (wheel,) = dist.glob("*.whl")
+    session.run(python, "-m", "pip", "install", "--quiet", str(wheel), external=True)
+    with session.chdir(tmp):
+        session.run(python, "-c", _INSTALLED_CHECK, wheel.name, external=True)
+        session.run(command, "--version", external=True)
+        session.run(command, "demo", external=True, silent=True)
+
+
+_INSTALLED_CHECK = """
+import sys, headless_discovery
+from headless_discovery import ConfigurationError, mongo_client
+version = sys.argv[1].split("-")[1]
+assert headless_discovery.__version__ == version, (headless_discovery.__version__, version)
+assert "site-packages" in headless_discovery.__file__, headless_discovery.__file__
+assert "pymongo" not in sys.modules
+try:
+    mongo_client("mongodb-headless-service.infrastructure")
+except ConfigurationError as exc:  # pymongo is an extra: the error says how to get it
+    assert "headless-discovery[mongo]" in str(exc), exc
+else:
+    raise AssertionError("mongo_client() worked without pymongo")
+print("installed", version, "from the wheel, at", headless_discovery.__file__)
+"""

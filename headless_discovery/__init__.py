@@ -27,6 +27,7 @@ from .errors import (
 from .lookup import aresolve, mongo_uri, resolve, service_name
 from .mongo import build_mongo_srv_uri, build_mongo_uri, mask_password
 from .names import KubernetesName, ServiceName, parse_name
+from .pymongo_client import async_mongo_client, mongo_client
 from .refresh import RefreshPolicy
 from .resolvers import (
     AsyncDnsResolver,
@@ -36,6 +37,7 @@ from .resolvers import (
     StaticResolver,
     SystemResolver,
 )
+from .seeds import build_seed_list, seed_list
 from .strategies import (
     STRATEGY_NAMES,
     ConsistentHash,
@@ -113,12 +115,16 @@ __all__ = [
     "__version__",
     "acquire",
     "aresolve",
+    "async_mongo_client",
     "build_mongo_srv_uri",
     "build_mongo_uri",
+    "build_seed_list",
     "mask_password",
+    "mongo_client",
     "mongo_uri",
     "parse_name",
     "resolve",
+    "seed_list",
     "service_name",
     "strategy_from_name",
 ]

@@ -120,6 +120,8 @@ def _check_combinations(opts: Mapping[str, object], *, n_hosts: int, srv: bool) 
             "directConnection=true needs exactly one host and no mongodb+srv://"
         )
     if _truthy(opts.get("loadbalanced")):
+        if _truthy(opts.get("directconnection")):
+            raise ConfigurationError("loadBalanced=true cannot be combined with directConnection")
         if n_hosts > 1:
             raise ConfigurationError("loadBalanced=true cannot be used with several hosts")
         if "replicaset" in opts:

@@ -253,8 +253,11 @@ def _print_error(exc: Exception, code: int, as_json: bool) -> None:
 
 
 def _refuse_password_argument(argv: Sequence[str]) -> str | None:
+    allowed = ("--password-env", "--password-prompt")
     for arg in argv:
-        if arg == "--password" or arg.startswith("--password="):
+        # Any --pass... that is not one of ours could carry a password, and argparse would
+        # echo it back in its error ("unrecognized" or "ambiguous" argument).
+        if arg.startswith("--pass") and arg.partition("=")[0] not in allowed:
             return (
                 "passwords are not accepted on the command line, where ps shows them to "
                 "every user: use --password-env VAR or --password-prompt"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import random
+from typing import Any
+
+import pymongo
 
 from headless_discovery import (
     AddressAnswer,
@@ -21,9 +24,14 @@ from headless_discovery import (
     SrvAnswer,
     StaticResolver,
     Strategy,
+    aresolve,
+    async_mongo_client,
     build_mongo_uri,
+    build_seed_list,
+    mongo_client,
     mongo_uri,
     resolve,
+    seed_list,
 )
 
 
@@ -60,3 +68,24 @@ def usage() -> None:
     uri: str = mongo_uri("db", namespace="prod", replica_set="rs0", resolver=resolver)
     uri = build_mongo_uri(res, hosts="ip")
     print(fqdn, first, chosen, static, uri)
+
+
+def seeds_and_clients() -> None:
+    static = StaticResolver({"kafka.streaming.svc.cluster.local": ["10.0.0.1"]})
+    servers: str = seed_list("kafka", namespace="streaming", port=9092, resolver=static)
+    hosts: list[str] = build_seed_list(resolve("es.search", port=9200), scheme="https").split(",")
+    client: pymongo.MongoClient[dict[str, Any]] = mongo_client(
+        "db", namespace="prod", replica_set="rs0", serverSelectionTimeoutMS=500
+    )
+    client.close()
+    print(servers, hosts)
+
+
+async def async_usage() -> None:
+    static = StaticResolver({"db.prod.svc.cluster.local": ["10.0.0.1"]})
+    res: Resolution = await aresolve("db.prod", port=27017, resolver=static)
+    client: pymongo.AsyncMongoClient[dict[str, Any]] = await async_mongo_client(
+        "db", namespace="prod", resolver=static, connect=False
+    )
+    await client.close()
+    print(res, build_seed_list(res))
