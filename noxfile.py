@@ -106,9 +106,21 @@ def types(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Selection-strategy benchmark: ns per pick against random.choice and uhashring."""
-    session.install(".", "uhashring")  # uhashring is the benchmark's yardstick, not a dependency
-    session.run("python", "benchmarks/bench_strategies.py", *session.posargs)
+    """Benchmarks against the alternatives: strategies (random.choice, uhashring), then
+    discovery on a real BIND 9 (dnspython, getaddrinfo, pymongo), written to
+    docs/performance.md. Installs BIND 9 when missing; the pod rows need root."""
+    session.run("bash", ".ci/system-deps", external=True)
+    # uhashring and pymongo are the benchmark's yardsticks, not dependencies; the harness
+    # (tests/harness) needs pytest and mockupdb.
+    session.install(".[mongo]", "uhashring", "pytest", "mockupdb>=1.8")
+    session.run("python", "benchmarks/bench_strategies.py")
+    session.run(
+        "python",
+        "benchmarks/bench_discovery.py",
+        "--write",
+        "docs/performance.md",
+        *session.posargs,
+    )
 
 
 @nox.session(python=PYTHON)

@@ -303,7 +303,8 @@ class _DiscoveryCore:
         return delay
 
     def _on_answer(self, result: Resolution, now: float) -> float:
-        if set(result.endpoints) != set(self._snapshot.endpoints):
+        old = self._snapshot.endpoints
+        if result.endpoints is not old and set(result.endpoints) != set(old):
             self._snapshot = result
         self._last_success = now
         self._last_error = None
@@ -685,10 +686,10 @@ class AsyncDiscovery(_DiscoveryCore):
         query = self._query
         try:
             if query.srv:
-                return query.finish(
+                return await query.afinish(
                     await self._resolver.aresolve_srv(query.qname, family=query.family)
                 )
-            return query.finish(
+            return await query.afinish(
                 await self._resolver.aresolve_addresses(query.qname, family=query.family)
             )
         except DiscoveryError as exc:

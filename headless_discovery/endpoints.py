@@ -31,6 +31,8 @@ Family = Literal["any", "ipv4", "ipv6"]
 _LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
 _HOSTNAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 _DIGITS = re.compile(r"(\d+)")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
 
 def _check_u16(value: object, what: str, *, low: int = 0) -> None:
@@ -66,26 +68,30 @@ class Endpoint:
 
     def __post_init__(self) -> None:
         try:
-            ip = ipaddress.ip_address(self.address)
+            address, version, value = _parse_address(self.address)
         except ValueError:
             raise ConfigurationError(
                 f"endpoint address {self.address!r} is not an IPv4 or IPv6 address"
             ) from None
-        object.__setattr__(self, "address", ip.compressed)
-        if self.port is not None:
-            _check_u16(self.port, "the port", low=1)
-        _check_u16(self.priority, "the SRV priority")
-        _check_u16(self.weight, "the SRV weight")
+        if address is not self.address:
+            object.__setattr__(self, "address", address)
+        # type() checks first: the common case costs no function call.
+        port = self.port
+        if port is not None and not (type(port) is int and 0 < port <= 65535):
+            _check_u16(port, "the port", low=1)
+        if not (type(self.priority) is int and 0 <= self.priority <= 65535):
+            _check_u16(self.priority, "the SRV priority")
+        if not (type(self.weight) is int and 0 <= self.weight <= 65535):
+            _check_u16(self.weight, "the SRV weight")
+        host_key: tuple[tuple[int, str], ...] = ()
         if self.hostname is not None:
             host = self.hostname.lower().rstrip(".")
             if not (host.isascii() and len(host) <= 253 and _HOSTNAME.fullmatch(host)):
                 raise InvalidNameError(self.hostname, "the endpoint hostname is not a DNS name")
             object.__setattr__(self, "hostname", host)
+            host_key = _natural_key(host)
         # Computed once: sorting and strategies use it many times per snapshot.
-        host_key = _natural_key(self.hostname) if self.hostname is not None else ()
-        object.__setattr__(
-            self, "_sort_key", (self.priority, host_key, ip.version, int(ip), self.port or 0)
-        )
+        object.__setattr__(self, "_sort_key", (self.priority, host_key, version, value, port or 0))
 
     @property
     def ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -105,6 +111,21 @@ class Endpoint:
         else:
             host = self.address
         return host if self.port is None else f"{host}:{self.port}"
+
+
+def _parse_address(address: object) -> tuple[str, int, int]:
+    """An address as canonical text, IP version and number; ``ValueError`` if it is none.
+
+    Dotted-quad text, what DNS answers carry, is checked here with one regular expression
+    (ipaddress's rules: no leading zeros, octets up to 255): three times faster than
+    :func:`ipaddress.ip_address`, which a snapshot of a thousand pods would call a thousand
+    times. Anything else goes through :mod:`ipaddress`.
+    """
+    if isinstance(address, str) and _DOTTED_QUAD.fullmatch(address):
+        a, b, c, d = address.split(".")
+        return address, 4, (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
+    ip = ipaddress.ip_address(address)  # type: ignore[arg-type]
+    return ip.compressed, ip.version, int(ip)
 
 
 def _natural_key(hostname: str) -> tuple[tuple[int, str], ...]:
@@ -202,10 +223,7 @@ class Resolution(Sequence[Endpoint]):
     def from_addresses(cls, answer: AddressAnswer, port: int | None = None) -> Resolution:
         """One endpoint per address of ``answer``, all on ``port``."""
         return cls.from_endpoints(
-            answer.name,
-            (Endpoint(address, port) for address in answer.addresses),
-            ttl=answer.ttl,
-            nameserver=answer.nameserver,
+            answer.name, _endpoints_of(answer, port), ttl=answer.ttl, nameserver=answer.nameserver
         )
 
     @classmethod
@@ -215,14 +233,7 @@ class Resolution(Sequence[Endpoint]):
         Targets without addresses are left out: there is nothing to connect to.
         """
         return cls.from_endpoints(
-            answer.name,
-            (
-                Endpoint(address, rec.port, rec.target, rec.priority, rec.weight)
-                for rec in answer.records
-                for address in rec.addresses
-            ),
-            ttl=answer.ttl,
-            nameserver=answer.nameserver,
+            answer.name, _endpoints_of(answer), ttl=answer.ttl, nameserver=answer.nameserver
         )
 
     @property
@@ -242,3 +253,31 @@ class Resolution(Sequence[Endpoint]):
 
     def __iter__(self) -> Iterator[Endpoint]:
         return iter(self.endpoints)
+
+
+def _endpoints_of(answer: AddressAnswer | SrvAnswer, port: int | None = None) -> Iterator[Endpoint]:
+    """The endpoints of an answer, one at a time, unsorted and not deduplicated.
+
+    What :meth:`Resolution.from_addresses` and :meth:`Resolution.from_srv` are made of; the
+    asyncio paths build a thousand endpoints in slices from it, with a turn of the event loop
+    in between.
+    """
+    if isinstance(answer, SrvAnswer):
+        for rec in answer.records:
+            for address in rec.addresses:
+                yield Endpoint(address, rec.port, rec.target, rec.priority, rec.weight)
+    else:
+        for address in answer.addresses:
+            yield Endpoint(address, port)
+
+
+def _answer_key(answer: AddressAnswer | SrvAnswer) -> frozenset[object]:
+    """What the endpoints of an answer are made of: equal keys give equal endpoints (for
+    one port)."""
+    if isinstance(answer, SrvAnswer):
+        return frozenset(
+            (rec.target, rec.port, rec.priority, rec.weight, address)
+            for rec in answer.records
+            for address in rec.addresses
+        )
+    return frozenset(answer.addresses)

@@ -8,9 +8,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from itertools import islice
 
-from .endpoints import AddressAnswer, Family, Resolution, SrvAnswer
+from .endpoints import (
+    AddressAnswer,
+    Endpoint,
+    Family,
+    Resolution,
+    SrvAnswer,
+    _answer_key,
+    _endpoints_of,
+)
 from .environment import PodEnvironment
 from .errors import ConfigurationError, NoEndpointsError
 from .mongo import HostsFrom, OptionValue, build_mongo_srv_uri, build_mongo_uri
@@ -21,6 +30,9 @@ from .trust import Network, parse_networks, screen
 __all__ = ["aresolve", "mongo_uri", "resolve", "service_name"]
 
 logger = logging.getLogger("headless_discovery")
+
+# Endpoints built between two turns of the event loop (about a millisecond on a slow CPU).
+_SLICE = 128
 
 
 def service_name(
@@ -78,11 +90,54 @@ class _Query:
     networks: tuple[Network, ...] = ()
     srv_domain: str | None = None
 
+    # The last answer and the snapshot made of it. A long-lived discovery gets the same
+    # answer refresh after refresh: rebuilding a thousand endpoints every time would cost
+    # milliseconds of CPU, and on an event loop the garbage collector's pauses.
+    _last: list[tuple[frozenset[object], Resolution]] = field(
+        default_factory=list, compare=False, repr=False
+    )
+
     def finish(self, answer: AddressAnswer | SrvAnswer) -> Resolution:
-        if isinstance(answer, SrvAnswer):
-            result = Resolution.from_srv(answer)
-        else:
-            result = Resolution.from_addresses(answer, self.port)
+        key, result = self._reuse(answer)
+        if result is None:
+            if isinstance(answer, SrvAnswer):
+                result = Resolution.from_srv(answer)
+            else:
+                result = Resolution.from_addresses(answer, self.port)
+            self._last[:] = [(key, result)]
+        return self._checked(result)
+
+    async def afinish(self, answer: AddressAnswer | SrvAnswer) -> Resolution:
+        """:meth:`finish` for the event loop: a thousand endpoints take milliseconds to
+        build, so they are built in slices with a turn of the loop in between."""
+        import asyncio
+
+        key, result = self._reuse(answer)
+        if result is None:
+            endpoints: list[Endpoint] = []
+            source = _endpoints_of(answer, self.port)
+            while chunk := list(islice(source, _SLICE)):
+                endpoints.extend(chunk)
+                await asyncio.sleep(0)
+            result = Resolution.from_endpoints(
+                answer.name, endpoints, ttl=answer.ttl, nameserver=answer.nameserver
+            )
+            self._last[:] = [(key, result)]
+        return self._checked(result)
+
+    def _reuse(
+        self, answer: AddressAnswer | SrvAnswer
+    ) -> tuple[frozenset[object], Resolution | None]:
+        """The key of ``answer``, and the last snapshot with this answer's TTL if it had the
+        same records (then its endpoints are reused as they are)."""
+        key = _answer_key(answer)
+        last = self._last
+        if last and last[0][0] == key:
+            known = last[0][1]
+            return key, Resolution(known.name, known.endpoints, answer.ttl, answer.nameserver)
+        return key, None
+
+    def _checked(self, result: Resolution) -> Resolution:
         result = screen(result, networks=self.networks, srv_domain=self.srv_domain)
         if not result:
             raise NoEndpointsError(
@@ -232,8 +287,8 @@ async def aresolve(
     if resolver is None:
         resolver = AsyncDnsResolver()
     if query.srv:
-        return query.finish(await resolver.aresolve_srv(query.qname, family=family))
-    return query.finish(await resolver.aresolve_addresses(query.qname, family=family))
+        return await query.afinish(await resolver.aresolve_srv(query.qname, family=family))
+    return await query.afinish(await resolver.aresolve_addresses(query.qname, family=family))
 
 
 def mongo_uri(

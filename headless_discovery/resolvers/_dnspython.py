@@ -1,22 +1,30 @@
 """Resolvers on dnspython: :class:`DnsResolver` (sync) and :class:`AsyncDnsResolver`.
 
-All decisions (which queries, how answers become records, how errors are translated) live in
-:class:`_DnsCore`; the two classes below it are the thin drivers that wait on I/O, written
-side by side and mirrored line for line.
+All decisions live in pure code: :class:`_DnsCore` decides which queries to make, how answers
+become records and how errors are translated; :class:`_Lookup` is the loop of dnspython's
+resolver (search candidates, nameserver rotation, retries, TCP after truncation, lifetime)
+without its waiting; :mod:`._wire` builds queries and reads replies. The two classes at the
+end are the thin drivers that wait on sockets, written side by side and mirrored line for
+line.
+
+dnspython reads the configuration (resolv.conf) and checks names, and its exception types
+carry failures to :meth:`_DnsCore._translate`, the one place they become ours; messages are
+read by :mod:`._wire`, which reads a thousand-record answer several times faster than
+``dns.message.from_wire`` and in slices, so that the asyncio resolver never blocks its event
+loop for long. dnspython itself is imported on first use: ``import headless_discovery`` stays
+cheap.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
+import socket
+import struct
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Generic, TypeVar
-
-import dns.exception
-import dns.name
-import dns.rdatatype
-import dns.resolver
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from ..endpoints import AddressAnswer, Family, SrvAnswer, SrvRecord
 from ..environment import RESOLV_CONF
@@ -28,14 +36,15 @@ from ..errors import (
     ResolverTimeoutError,
     ResolverUnavailableError,
 )
+from . import _wire
 from ._messages import no_records, not_found
 
 if TYPE_CHECKING:
-    import dns.asyncresolver
+    import asyncio
+
+    import dns.name
 
 __all__ = ["AsyncDnsResolver", "DnsResolver"]
-
-_R = TypeVar("_R", bound=dns.resolver.BaseResolver)
 
 logger = logging.getLogger("headless_discovery")
 
@@ -44,7 +53,22 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "ipv4": ("A",),
     "ipv6": ("AAAA",),
 }
-_ADDRESS_TYPES = {dns.rdatatype.A: "ipv4", dns.rdatatype.AAAA: "ipv6"}
+_TYPES = {"A": _wire.A, "AAAA": _wire.AAAA, "SRV": _wire.SRV}
+_TYPE_NAMES = {code: name for name, code in _TYPES.items()}
+_ADDRESS_TYPES = {_wire.A: "ipv4", _wire.AAAA: "ipv6"}
+_ALL = 1 << 30  # read a whole reply at once
+# Records read between two turns of the event loop: about half a millisecond on a slow CPU.
+_SLICE = 128
+_NOERROR, _NXDOMAIN, _YXDOMAIN = 0, 3, 6
+_MAX_CHAIN = 16  # CNAMEs followed, as dnspython
+_LENGTH = struct.Struct("!H")
+_random_id = random.SystemRandom().getrandbits
+_MISMATCH = "A DNS query response does not respond to the question asked."
+
+
+def _dns_error(kind: type[Exception], *args: object, **kwargs: object) -> Exception:
+    """A dnspython exception (their constructors are untyped)."""
+    return kind(*args, **kwargs)
 
 
 def _rdtypes(family: Family) -> tuple[str, ...]:
@@ -56,11 +80,187 @@ def _rdtypes(family: Family) -> tuple[str, ...]:
         ) from None
 
 
-def _server(answer: dns.resolver.Answer) -> str:
-    return f"{answer.nameserver}:{answer.port}"
+class _Server(NamedTuple):
+    """A nameserver: as configured, as the socket layer writes it, its family, and as
+    dnspython names it in its errors (``Do53:10.96.0.10@53``)."""
+
+    text: str
+    address: str
+    family: socket.AddressFamily
+    label: str
 
 
-class _DnsCore(Generic[_R]):
+class _Answer(NamedTuple):
+    """One lookup's answer: the records of ``rdtype`` at the end of any CNAME chain."""
+
+    qname: str  # the search candidate that answered
+    rdtype: int
+    items: list[_wire.Data] | None  # None: the name exists without such records (NODATA)
+    ttl: int | None  # the smallest TTL along the chain
+    additional: dict[tuple[str, int], _wire.RRset]
+    server: str  # "address:port"
+
+
+class _Lookup:
+    """One record type of one name, across search candidates, nameservers and retries.
+
+    The decisions of dnspython's resolver loop (``dns.resolver._Resolution``) without its
+    waiting: a driver asks :meth:`next_server` where to send, :meth:`timeout` how long it
+    may wait, :meth:`query` what to send, and reports the outcome to :meth:`failed` or
+    :meth:`answered`. Outcomes that end the lookup are raised as dnspython's exceptions
+    (``NXDOMAIN``, ``NoNameservers``, ``LifetimeTimeout``, ``YXDOMAIN``), which
+    :meth:`_DnsCore._translate` turns into ours.
+    """
+
+    def __init__(self, core: _DnsCore, qname: str, rdtype: int, started: float) -> None:
+        import dns.name
+
+        self._core = core
+        self.rdtype = rdtype
+        self._started = started
+        self._candidates = core._candidates(dns.name.from_text(qname, None))
+        self._remaining = list(self._candidates)
+        self.server = core._servers[0]
+        self.tcp = False
+        self._next_candidate()
+
+    def _next_candidate(self) -> None:
+        import dns.resolver
+
+        if not self._remaining:
+            raise _dns_error(dns.resolver.NXDOMAIN, qnames=self._candidates, responses={})
+        self.qname = self._remaining.pop(0)
+        self.qtext = self.qname.to_text()
+        self._qwire = self.qname.to_wire() or b""
+        self._servers = list(self._core._servers)
+        if self._core._rotate:
+            random.shuffle(self._servers)
+        self._round = list(self._servers)
+        self.errors: list[tuple[str, bool, int, object, None]] = []
+        self._retry_tcp = False
+        self._backoff = 0.1
+
+    def next_server(self) -> float:
+        """Choose :attr:`server` and :attr:`tcp` for the next attempt; return the seconds
+        to sleep first (after a round in which every server failed).
+
+        Raises:
+            dns.resolver.NoNameservers: Every server gave an answer we cannot use.
+        """
+        if self._retry_tcp:
+            self._retry_tcp = False
+            self.tcp = True
+            return 0.0
+        backoff = 0.0
+        if not self._round:
+            if not self._servers:
+                import dns.message
+                import dns.resolver
+
+                request = dns.message.make_query(self.qname, _TYPE_NAMES[self.rdtype])
+                raise _dns_error(dns.resolver.NoNameservers, request=request, errors=self.errors)
+            self._round = list(self._servers)
+            backoff = self._backoff
+            self._backoff = min(self._backoff * 2, 2.0)
+        self.server = self._round.pop(0)
+        self.tcp = False
+        return backoff
+
+    def timeout(self) -> float:
+        """Seconds the next attempt may wait: ``timeout``, cut to what is left of ``lifetime``.
+
+        Raises:
+            dns.resolver.LifetimeTimeout: The lifetime is over.
+        """
+        elapsed = time.monotonic() - self._started
+        if elapsed >= self._core.lifetime:
+            import dns.resolver
+
+            raise _dns_error(dns.resolver.LifetimeTimeout, timeout=elapsed, errors=self.errors)
+        return min(self._core.lifetime - elapsed, self._core.timeout)
+
+    def query(self) -> tuple[int, bytes]:
+        """A fresh query ID and the query to send."""
+        qid = _random_id(16)
+        return qid, _wire.make_query(qid, self._qwire, self.rdtype)
+
+    def _error(self, error: object, *, drop: bool) -> None:
+        self.errors.append((self.server.label, self.tcp, self._core.port, error, None))
+        if drop and self.server in self._servers:
+            self._servers.remove(self.server)
+
+    def failed(self, exc: Exception) -> None:
+        """The attempt failed: a broken server is dropped, a timeout is retried later."""
+        import dns.exception
+
+        broken = (dns.exception.FormError, EOFError, OSError, NotImplementedError)
+        self._error(exc, drop=isinstance(exc, broken))
+
+    def answered(self, reply: _wire.Reply) -> _Answer | None:
+        """The answer, or ``None`` when the lookup goes on (next server, candidate, TCP).
+
+        Raises:
+            dns.resolver.NXDOMAIN: No candidate name exists.
+            dns.resolver.YXDOMAIN: The server answered YXDOMAIN.
+        """
+        import dns.rcode
+        import dns.resolver
+
+        if reply.truncated and not self.tcp:
+            import dns.message
+
+            self._error(_dns_error(dns.message.Truncated, message=None), drop=False)
+            self._retry_tcp = True
+            return None
+        if reply.rcode in (_NOERROR, _NXDOMAIN):
+            try:
+                items, ttl = _chase(reply, self.qtext, self.rdtype)
+            except Exception as exc:  # a CNAME chain too long, an answer with NXDOMAIN
+                self._error(exc, drop=True)
+                return None
+            if reply.rcode == _NXDOMAIN:
+                self._next_candidate()
+                return None
+            server = f"{self.server.text}:{self._core.port}"
+            return _Answer(self.qtext, self.rdtype, items, ttl, reply.sections[2], server)
+        if reply.rcode == _YXDOMAIN:
+            error = _dns_error(dns.resolver.YXDOMAIN)
+            self._error(error, drop=False)
+            raise error
+        self._error(dns.rcode.to_text(reply.rcode), drop=True)
+        return None
+
+
+def _chase(
+    reply: _wire.Reply, qname: str, rdtype: int
+) -> tuple[list[_wire.Data] | None, int | None]:
+    """The records of ``rdtype`` for ``qname``, following CNAMEs, and the smallest TTL
+    along the chain (dnspython's ``resolve_chaining``).
+
+    Raises:
+        dns.message.ChainTooLong: More than 16 CNAMEs (a loop, say).
+        dns.message.AnswerForNXDOMAIN: Records with an NXDOMAIN.
+    """
+    import dns.message
+
+    answer = reply.sections[0]
+    name = qname.lower()
+    ttl: int | None = None
+    for _ in range(_MAX_CHAIN):
+        rrset = answer.get((name, rdtype))
+        if rrset is not None:
+            if reply.rcode == _NXDOMAIN:
+                raise _dns_error(dns.message.AnswerForNXDOMAIN)
+            return rrset.items, rrset.ttl if ttl is None else min(ttl, rrset.ttl)
+        cname = answer.get((name, _wire.CNAME))
+        if cname is None:
+            return None, None
+        ttl = cname.ttl if ttl is None else min(ttl, cname.ttl)
+        name = str(cname.items[0]).lower()
+    raise _dns_error(dns.message.ChainTooLong)
+
+
+class _DnsCore:
     """Configuration and every decision shared by the sync and async resolvers."""
 
     def __init__(
@@ -72,8 +272,11 @@ class _DnsCore(Generic[_R]):
         lifetime: float,
         search: bool,
         resolv_conf: str | os.PathLike[str],
-        resolver_class: type[_R],
     ) -> None:
+        import ipaddress
+
+        import dns.resolver
+
         if isinstance(nameservers, str):
             nameservers = [nameservers]
         if not (isinstance(port, int) and 0 < port < 65536):
@@ -81,22 +284,29 @@ class _DnsCore(Generic[_R]):
         if not (timeout > 0 and lifetime > 0):
             raise ConfigurationError("timeout and lifetime must be positive numbers of seconds")
         try:
-            resolver = resolver_class(filename=resolv_conf, configure=nameservers is None)
+            # dnspython reads resolv.conf: nameservers, search list, ndots, rotate.
+            config = dns.resolver.Resolver(filename=resolv_conf, configure=nameservers is None)
             if nameservers is not None:
-                resolver.nameservers = list(nameservers)
+                config.nameservers = list(nameservers)
         except dns.resolver.NoResolverConfiguration:
             raise ConfigurationError(
                 f"no nameserver found in {os.fspath(resolv_conf)}; pass nameservers=[...]"
             ) from None
         except ValueError as exc:
             raise ConfigurationError(f"invalid nameserver in {nameservers!r}: {exc}") from None
-        if not resolver.nameservers:
+        if not config.nameservers:
             raise ConfigurationError("no nameservers given; pass nameservers=[...]")
-        resolver.port = port
-        resolver.timeout = timeout
-        resolver.lifetime = lifetime
-        self._resolver = resolver
-        self.nameservers = tuple(str(ns) for ns in resolver.nameservers)
+        servers = []
+        for ns in config.nameservers:
+            ip = ipaddress.ip_address(str(ns))
+            family = socket.AF_INET if ip.version == 4 else socket.AF_INET6
+            servers.append(_Server(str(ns), str(ip), family, f"Do53:{ns}@{port}"))
+        self._servers = tuple(servers)
+        self._search_list = list(config.search)
+        self._domain = config.domain
+        self._ndots = config.ndots
+        self._rotate = config.rotate
+        self.nameservers = tuple(server.text for server in servers)
         self.port = port
         self.timeout = timeout
         self.lifetime = lifetime
@@ -111,8 +321,35 @@ class _DnsCore(Generic[_R]):
     def _servers_text(self) -> str:
         return ", ".join(f"{ns}:{self.port}" for ns in self.nameservers)
 
+    def _candidates(self, qname: dns.name.Name) -> list[dns.name.Name]:
+        """The names to try, in order: dnspython's search rules (``_get_qnames_to_try``)."""
+        import dns.name
+
+        if qname.is_absolute():
+            return [qname]
+        absolute = qname.concatenate(dns.name.root)
+        if not self.search:
+            return [absolute]
+        if self._search_list:
+            suffixes = self._search_list
+        elif self._domain is not None and self._domain != dns.name.root:
+            suffixes = [self._domain]
+        else:
+            suffixes = []
+        found = [qname + suffix for suffix in suffixes]
+        ndots = 1 if self._ndots is None else self._ndots
+        if len(qname) > ndots:
+            found.insert(0, absolute)
+        else:
+            found.append(absolute)
+        return found
+
     def _translate(self, exc: Exception, qname: str, rdtype: str, started: float) -> Exception:
         """The one place where dnspython's exceptions become ours."""
+        import dns.exception
+        import dns.name
+        import dns.resolver
+
         elapsed = time.monotonic() - started
         servers = self._servers_text()
         if isinstance(exc, DiscoveryError):
@@ -153,42 +390,43 @@ class _DnsCore(Generic[_R]):
         return name
 
     @staticmethod
-    def _address_answer(name: str, answers: list[dns.resolver.Answer]) -> AddressAnswer:
+    def _address_answer(name: str, answers: list[_Answer]) -> AddressAnswer:
         addresses: list[str] = []
         ttls: list[int] = []
         for ans in answers:
-            if ans.rrset is not None:
-                addresses.extend(rd.address for rd in ans.rrset)
-                ttls.append(ans.rrset.ttl)
+            if ans.items is not None and ans.ttl is not None:
+                addresses.extend(cast("list[str]", ans.items))
+                ttls.append(ans.ttl)
         if not addresses:
-            rdtype = "/".join(dns.rdatatype.to_text(a.rdtype) for a in answers)
-            raise no_records(name, rdtype, _server(answers[-1]))
-        return AddressAnswer(name, tuple(addresses), float(min(ttls)), _server(answers[0]))
+            rdtype = "/".join(_TYPE_NAMES[a.rdtype] for a in answers)
+            raise no_records(name, rdtype, answers[-1].server)
+        return AddressAnswer(name, tuple(addresses), float(min(ttls)), answers[0].server)
 
     @staticmethod
     def _srv_parts(
-        name: str, answer: dns.resolver.Answer, family: Family
+        name: str, answer: _Answer, family: Family
     ) -> tuple[list[tuple[str, int, int, int]], dict[str, list[str]], list[int]]:
         """SRV records as (target, port, priority, weight), target addresses from the
-        additional section, and the TTLs seen."""
-        if answer.rrset is None:
-            raise no_records(name, "SRV", _server(answer))
-        wanted = {dns.rdatatype.A, dns.rdatatype.AAAA}
-        if family != "any":
-            wanted = {t for t, fam in _ADDRESS_TYPES.items() if fam == family}
+        additional section (by lower-case name), and the TTLs seen."""
+        if answer.items is None or answer.ttl is None:
+            raise no_records(name, "SRV", answer.server)
+        wanted = {t for t, fam in _ADDRESS_TYPES.items() if family in ("any", fam)}
         extra: dict[str, list[str]] = {}
-        ttls = [answer.rrset.ttl]
-        for rrset in answer.response.additional:
-            if rrset.rdtype in wanted:
-                extra.setdefault(rrset.name.to_text(), []).extend(rd.address for rd in rrset)
+        ttls = [answer.ttl]
+        for (owner, rdtype), rrset in answer.additional.items():
+            if rdtype in wanted:
+                extra.setdefault(owner, []).extend(cast("list[str]", rrset.items))
                 ttls.append(rrset.ttl)
-        records = [(rd.target.to_text(), rd.port, rd.priority, rd.weight) for rd in answer.rrset]
+        records = [
+            (target, port, prio, weight)
+            for prio, weight, port, target in cast("list[tuple[int, int, int, str]]", answer.items)
+        ]
         return records, extra, ttls
 
     @staticmethod
     def _srv_answer(
         name: str,
-        answer: dns.resolver.Answer,
+        answer: _Answer,
         records: list[tuple[str, int, int, int]],
         addresses: dict[str, tuple[str, ...]],
         ttls: list[int],
@@ -197,11 +435,29 @@ class _DnsCore(Generic[_R]):
             SrvRecord(target.rstrip("."), port, prio, weight, addresses.get(target, ()))
             for target, port, prio, weight in records
         )
-        return SrvAnswer(name, srv, float(min(ttls)), _server(answer))
+        return SrvAnswer(name, srv, float(min(ttls)), answer.server)
 
 
-class DnsResolver(_DnsCore[dns.resolver.Resolver]):
+# -- the drivers: waiting on sockets, mirrored ------------------------------------------------
+
+
+def _timed_out(timeout: float) -> Exception:
+    import dns.exception
+
+    return _dns_error(dns.exception.Timeout, timeout=timeout)
+
+
+def _mismatch() -> Exception:
+    import dns.exception
+
+    return _dns_error(dns.exception.FormError, _MISMATCH)
+
+
+class DnsResolver(_DnsCore):
     """A resolver on dnspython: A, AAAA and SRV records, TTLs, TCP after truncation.
+
+    Queries carry EDNS0 with a 1232-byte UDP payload, so answers of up to about 70 addresses
+    come over UDP; larger ones are truncated and asked again over TCP.
 
     Args:
         nameservers: Addresses of the nameservers; read from ``resolv_conf`` when ``None``.
@@ -235,17 +491,76 @@ class DnsResolver(_DnsCore[dns.resolver.Resolver]):
             lifetime=lifetime,
             search=search,
             resolv_conf=resolv_conf,
-            resolver_class=dns.resolver.Resolver,
         )
 
-    def _query(self, qname: str, rdtype: str) -> dns.resolver.Answer:
+    def _query(self, qname: str, rdtype: str) -> _Answer:
         started = time.monotonic()
         try:
-            return self._resolver.resolve(
-                qname, rdtype, search=self.search, raise_on_no_answer=False
-            )
+            lookup = _Lookup(self, qname, _TYPES[rdtype], started)
+            while True:
+                backoff = lookup.next_server()
+                if backoff:
+                    time.sleep(backoff)
+                timeout = lookup.timeout()
+                try:
+                    reply = self._tcp(lookup, timeout) if lookup.tcp else self._udp(lookup, timeout)
+                except Exception as exc:
+                    lookup.failed(exc)
+                    continue
+                answer = lookup.answered(reply)
+                if answer is not None:
+                    return answer
         except Exception as exc:
             raise self._translate(exc, qname, rdtype, started) from exc
+
+    def _udp(self, lookup: _Lookup, timeout: float) -> _wire.Reply:
+        """One query over UDP; replies from elsewhere, to other queries, or unreadable are
+        ignored (as dnspython's resolver does) until ``timeout``."""
+        qid, query = lookup.query()
+        server = lookup.server
+        deadline = time.monotonic() + timeout
+        with socket.socket(server.family, socket.SOCK_DGRAM) as sock:
+            sock.sendto(query, (server.address, self.port))
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _timed_out(timeout)
+                sock.settimeout(remaining)
+                try:
+                    wire, source = sock.recvfrom(65535)
+                except TimeoutError:
+                    raise _timed_out(timeout) from None
+                if source[0] != server.address or source[1] != self.port:
+                    continue
+                try:
+                    reply = _wire.Reply(wire)
+                    if not reply.answers(qid, lookup.qtext, lookup.rdtype):
+                        continue
+                    if not reply.truncated:
+                        reply.read(_ALL)
+                except Exception:
+                    continue
+                return reply
+
+    def _tcp(self, lookup: _Lookup, timeout: float) -> _wire.Reply:
+        """One query over TCP (after a truncated UDP reply)."""
+        qid, query = lookup.query()
+        server = lookup.server
+        deadline = time.monotonic() + timeout
+        with socket.socket(server.family, socket.SOCK_STREAM) as sock:
+            try:
+                sock.settimeout(timeout)
+                sock.connect((server.address, self.port))
+                sock.sendall(_LENGTH.pack(len(query)) + query)
+                (size,) = _LENGTH.unpack(_recv_exactly(sock, 2, deadline))
+                wire = _recv_exactly(sock, size, deadline)
+            except TimeoutError:
+                raise _timed_out(timeout) from None
+        reply = _wire.Reply(wire)
+        if not reply.answers(qid, lookup.qtext, lookup.rdtype):
+            raise _mismatch()
+        reply.read(_ALL)
+        return reply
 
     def resolve_addresses(self, name: str, *, family: Family = "any") -> AddressAnswer:
         """Look up the A and/or AAAA records of ``name``.
@@ -262,7 +577,7 @@ class DnsResolver(_DnsCore[dns.resolver.Resolver]):
         for rdtype in _rdtypes(family):
             answers.append(self._query(qname, rdtype))
             # The first answer tells which search candidate exists; don't walk the list again.
-            qname = answers[-1].qname.to_text()
+            qname = answers[-1].qname
         return self._address_answer(name, answers)
 
     def resolve_srv(self, name: str, *, family: Family = "any") -> SrvAnswer:
@@ -283,24 +598,43 @@ class DnsResolver(_DnsCore[dns.resolver.Resolver]):
         records, extra, ttls = self._srv_parts(name, answer, family)
         addresses: dict[str, tuple[str, ...]] = {}
         for target, *_ in records:
-            if target in extra:
-                addresses[target] = tuple(extra[target])
-            elif target not in addresses:
-                try:
-                    found = self.resolve_addresses(target, family=family)
-                except NoEndpointsError as exc:
-                    logger.warning("SRV target %s has no usable address: %s", target, exc)
-                    continue
-                addresses[target] = found.addresses
-                ttls.append(int(found.ttl or 0))
+            if target in addresses:
+                continue
+            known = extra.get(target.lower())
+            if known is not None:
+                addresses[target] = tuple(known)
+                continue
+            try:
+                found = self.resolve_addresses(target, family=family)
+            except NoEndpointsError as exc:
+                logger.warning("SRV target %s has no usable address: %s", target, exc)
+                continue
+            addresses[target] = found.addresses
+            ttls.append(int(found.ttl or 0))
         return self._srv_answer(name, answer, records, addresses, ttls)
 
 
-class AsyncDnsResolver(_DnsCore["dns.asyncresolver.Resolver"]):
-    """The asyncio twin of :class:`DnsResolver`, on ``dns.asyncresolver``.
+def _recv_exactly(sock: socket.socket, size: int, deadline: float) -> bytes:
+    data = b""
+    while len(data) < size:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        sock.settimeout(remaining)
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise EOFError("EOF")
+        data += chunk
+    return data
+
+
+class AsyncDnsResolver(_DnsCore):
+    """The asyncio twin of :class:`DnsResolver`.
 
     Same arguments, same records, same exceptions; the methods are coroutines named
     ``aresolve_addresses`` and ``aresolve_srv`` (the :class:`AsyncResolver` protocol).
+    Replies are read in slices with a turn of the event loop in between: a thousand-record
+    answer never blocks the loop for more than about a millisecond at a time.
 
     .. versionadded:: 0.1.0
     """
@@ -315,9 +649,6 @@ class AsyncDnsResolver(_DnsCore["dns.asyncresolver.Resolver"]):
         search: bool = False,
         resolv_conf: str | os.PathLike[str] = RESOLV_CONF,
     ) -> None:
-        # Imported here: dns.asyncresolver pulls in asyncio, which sync users never need.
-        import dns.asyncresolver
-
         super().__init__(
             nameservers,
             port,
@@ -325,17 +656,92 @@ class AsyncDnsResolver(_DnsCore["dns.asyncresolver.Resolver"]):
             lifetime=lifetime,
             search=search,
             resolv_conf=resolv_conf,
-            resolver_class=dns.asyncresolver.Resolver,
         )
 
-    async def _query(self, qname: str, rdtype: str) -> dns.resolver.Answer:
+    async def _query(self, qname: str, rdtype: str) -> _Answer:
+        import asyncio  # not at module level: sync users never pay for importing asyncio
+
         started = time.monotonic()
         try:
-            return await self._resolver.resolve(
-                qname, rdtype, search=self.search, raise_on_no_answer=False
-            )
+            lookup = _Lookup(self, qname, _TYPES[rdtype], started)
+            while True:
+                backoff = lookup.next_server()
+                if backoff:
+                    await asyncio.sleep(backoff)
+                timeout = lookup.timeout()
+                try:
+                    if lookup.tcp:  # mirrors DnsResolver._query
+                        reply = await self._atcp(lookup, timeout)
+                    else:
+                        reply = await self._audp(lookup, timeout)
+                except Exception as exc:
+                    lookup.failed(exc)
+                    continue
+                answer = lookup.answered(reply)
+                if answer is not None:
+                    return answer
         except Exception as exc:
             raise self._translate(exc, qname, rdtype, started) from exc
+
+    async def _audp(self, lookup: _Lookup, timeout: float) -> _wire.Reply:
+        """One query over UDP; unreadable replies, replies to other queries and ICMP errors
+        ("port unreachable") are ignored until ``timeout``, as by :meth:`DnsResolver._udp`.
+
+        The socket is connected, so the kernel drops datagrams from other addresses
+        (``loop.sock_recvfrom`` is not in Python 3.10), and reports ICMP errors, which an
+        unconnected socket would never see: they are skipped to behave alike.
+        """
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        qid, query = lookup.query()
+        server = lookup.server
+        deadline = time.monotonic() + timeout
+        with socket.socket(server.family, socket.SOCK_DGRAM) as sock:
+            sock.setblocking(False)
+            sock.connect((server.address, self.port))
+            await loop.sock_sendall(sock, query)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise _timed_out(timeout)
+                try:
+                    wire = await asyncio.wait_for(loop.sock_recv(sock, 65535), remaining)
+                except asyncio.TimeoutError:
+                    raise _timed_out(timeout) from None
+                except ConnectionRefusedError:
+                    continue
+                try:
+                    reply = _wire.Reply(wire)
+                    if not reply.answers(qid, lookup.qtext, lookup.rdtype):
+                        continue
+                    if not reply.truncated:
+                        while not reply.read(_SLICE):
+                            await asyncio.sleep(0)
+                except Exception:
+                    continue
+                return reply
+
+    async def _atcp(self, lookup: _Lookup, timeout: float) -> _wire.Reply:
+        """One query over TCP (after a truncated UDP reply)."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        qid, query = lookup.query()
+        server = lookup.server
+        with socket.socket(server.family, socket.SOCK_STREAM) as sock:
+            sock.setblocking(False)
+            exchange = _atcp_exchange(loop, sock, (server.address, self.port), query)
+            try:
+                wire = await asyncio.wait_for(exchange, timeout)
+            except asyncio.TimeoutError:
+                raise _timed_out(timeout) from None
+        reply = _wire.Reply(wire)
+        if not reply.answers(qid, lookup.qtext, lookup.rdtype):
+            raise _mismatch()
+        while not reply.read(_SLICE):
+            await asyncio.sleep(0)
+        return reply
 
     async def aresolve_addresses(self, name: str, *, family: Family = "any") -> AddressAnswer:
         """Look up the A and/or AAAA records of ``name``.
@@ -352,7 +758,7 @@ class AsyncDnsResolver(_DnsCore["dns.asyncresolver.Resolver"]):
         for rdtype in _rdtypes(family):
             answers.append(await self._query(qname, rdtype))
             # The first answer tells which search candidate exists; don't walk the list again.
-            qname = answers[-1].qname.to_text()
+            qname = answers[-1].qname
         return self._address_answer(name, answers)
 
     async def aresolve_srv(self, name: str, *, family: Family = "any") -> SrvAnswer:
@@ -370,14 +776,36 @@ class AsyncDnsResolver(_DnsCore["dns.asyncresolver.Resolver"]):
         records, extra, ttls = self._srv_parts(name, answer, family)
         addresses: dict[str, tuple[str, ...]] = {}
         for target, *_ in records:
-            if target in extra:
-                addresses[target] = tuple(extra[target])
-            elif target not in addresses:
-                try:
-                    found = await self.aresolve_addresses(target, family=family)
-                except NoEndpointsError as exc:
-                    logger.warning("SRV target %s has no usable address: %s", target, exc)
-                    continue
-                addresses[target] = found.addresses
-                ttls.append(int(found.ttl or 0))
+            if target in addresses:
+                continue
+            known = extra.get(target.lower())
+            if known is not None:
+                addresses[target] = tuple(known)
+                continue
+            try:
+                found = await self.aresolve_addresses(target, family=family)
+            except NoEndpointsError as exc:
+                logger.warning("SRV target %s has no usable address: %s", target, exc)
+                continue
+            addresses[target] = found.addresses
+            ttls.append(int(found.ttl or 0))
         return self._srv_answer(name, answer, records, addresses, ttls)
+
+
+async def _atcp_exchange(
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, where: tuple[str, int], query: bytes
+) -> bytes:
+    await loop.sock_connect(sock, where)
+    await loop.sock_sendall(sock, _LENGTH.pack(len(query)) + query)
+    (size,) = _LENGTH.unpack(await _arecv_exactly(loop, sock, 2))
+    return await _arecv_exactly(loop, sock, size)
+
+
+async def _arecv_exactly(loop: asyncio.AbstractEventLoop, sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = await loop.sock_recv(sock, size - len(data))
+        if not chunk:
+            raise EOFError("EOF")
+        data += chunk
+    return data
