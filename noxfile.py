@@ -1,5 +1,6 @@
 """Every check of the project, one session each: ``nox -s tests``, ``lint``, ``types``, ``demo``,
-``bench``, ``docs``, ``package``, and ``tests_all`` (the tests on every supported Python here)."""
+``bench``, ``docs``, ``package``, ``stress``, and ``tests_all`` (the tests on every supported
+Python here)."""
 
 from __future__ import annotations
 
@@ -74,6 +75,14 @@ def tests(session: nox.Session) -> None:
     session.run("bash", ".ci/system-deps", external=True)
     session.install(".[mongo]", *TEST_DEPS)
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def stress(session: nox.Session) -> None:
+    """The concurrency stress tests at full length (10 s each; the test run uses 3 s)."""
+    session.run("bash", ".ci/system-deps", external=True)
+    session.install(".[mongo]", *TEST_DEPS)
+    session.run("pytest", "tests/stress", *session.posargs, env={"HD_STRESS_SECONDS": "10"})
 
 
 @nox.session(download_python="never")

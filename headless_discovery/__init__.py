@@ -24,7 +24,7 @@ from .errors import (
     UntrustedAnswerError,
     WaitTimeoutError,
 )
-from .lookup import aresolve, mongo_uri, resolve, service_name
+from .lookup import amongo_uri, aresolve, mongo_uri, resolve, service_name
 from .mongo import build_mongo_srv_uri, build_mongo_uri, mask_password
 from .names import KubernetesName, ServiceName, parse_name
 from .pymongo_client import async_mongo_client, mongo_client
@@ -114,6 +114,7 @@ __all__ = [
     "Weighted",
     "__version__",
     "acquire",
+    "amongo_uri",
     "aresolve",
     "async_mongo_client",
     "build_mongo_srv_uri",

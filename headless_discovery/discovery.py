@@ -21,28 +21,29 @@ from contextlib import AbstractContextManager, suppress
 from functools import partial
 from typing import TYPE_CHECKING, Literal, TypedDict
 
-from typing_extensions import Unpack
-
 from .endpoints import Endpoint, Family, Resolution
 from .environment import PodEnvironment
 from .errors import (
     ConfigurationError,
     DiscoveryError,
-    InvalidNameError,
     NoEndpointsError,
+    ResolutionError,
+    ResolverUnavailableError,
     StaleEndpointsError,
     WaitTimeoutError,
 )
-from .lookup import _plan, _Query, service_name
+from .lookup import _plan, _plan_dns_name, service_name
 from .mongo import HostsFrom, OptionValue, build_mongo_uri
 from .names import Protocol, ServiceName
 from .refresh import RefreshPolicy
 from .resolvers import AsyncResolver, DnsResolver, Resolver
 from .strategies import Strategy, acquire, strategy_from_name
-from .trust import Network, parse_networks
+from .trust import Network
 
 if TYPE_CHECKING:
     import asyncio
+
+    from typing_extensions import Unpack
 
 __all__ = ["AsyncDiscovery", "ChangeCallback", "Discovery", "DiscoveryOptions", "StalePolicy"]
 
@@ -85,6 +86,8 @@ class DiscoveryOptions(TypedDict, total=False):
 class _DiscoveryCore:
     """Configuration, state and every state transition; no waiting on I/O."""
 
+    _resolver: Resolver | AsyncResolver
+
     def __init__(
         self,
         service: ServiceName | str | None = None,
@@ -112,9 +115,9 @@ class _DiscoveryCore:
                 raise ConfigurationError(
                     "dns_name= is a plain DNS name: namespace, cluster_domain and srv do not apply"
                 )
-            if not isinstance(dns_name, str) or not dns_name.strip("."):
-                raise InvalidNameError(repr(dns_name), "dns_name must be a non-empty string")
-            self._query = _plan_plain(dns_name, port, family, parse_networks(allowed_networks))
+            self._query = _plan_dns_name(
+                dns_name, port=port, family=family, allowed_networks=allowed_networks
+            )
         else:
             assert service is not None
             svc = service_name(
@@ -161,6 +164,7 @@ class _DiscoveryCore:
         self._stale_warned = False
         self._started = False
         self._closed = False
+        self._issued = self._applied = 0
 
     # -- reading: the hot path -------------------------------------------------------------
 
@@ -173,6 +177,11 @@ class _DiscoveryCore:
     def endpoints(self) -> Resolution:
         """The current snapshot: immutable, replaced as a whole when the pods change."""
         return self._snapshot
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return self._closed
 
     @property
     def last_error(self) -> Exception | None:
@@ -283,12 +292,34 @@ class _DiscoveryCore:
     def _closed_error(self) -> Exception:
         return DiscoveryError(f"discovery of {self.name} is closed")
 
-    def _apply(self, outcome: Resolution | Exception) -> float:
-        """Fold one lookup's outcome into the state; return the delay until the next one."""
+    def _next_lookup(self) -> int:
+        """Number a lookup as it begins, so that outcomes are applied in order."""
+        with self._lock:
+            self._issued += 1
+            return self._issued
+
+    def _unexpected(self, exc: Exception) -> ResolutionError:
+        """A resolver raised something other than our errors (a custom resolver's bug, an
+        ``OSError``): a failed lookup, so the refresher and the staleness policy go on."""
+        error = ResolverUnavailableError(
+            f"the resolver {self._resolver!r} raised {type(exc).__name__}: {exc}",
+            name=self.name,
+        )
+        error.__cause__ = exc
+        return error
+
+    def _apply(self, outcome: Resolution | Exception, seq: int) -> float:
+        """Fold the outcome of lookup number ``seq`` into the state; return the delay until
+        the next lookup."""
         now = self._clock()
         with self._lock:
             if self._closed:
                 return self._policy.max_interval
+            if seq < self._applied:
+                # wait_for() or refresh() and the refresher looked up at once, and the older
+                # lookup finished last: its answer is not news.
+                return self._policy.min_interval
+            self._applied = seq
             old = self._snapshot
             if isinstance(outcome, Resolution):
                 delay = self._on_answer(outcome, now)
@@ -401,8 +432,10 @@ class _DiscoveryCore:
         return False, f"have {len(snapshot)} of {wanted} endpoints ({why})"
 
     def _wait_error(self, wanted: int, timeout: float, seen: str) -> WaitTimeoutError:
+        plural = "" if wanted == 1 else "s"
         return WaitTimeoutError(
-            f"gave up after {timeout:g} s waiting for {wanted} endpoints of {self.name}: {seen}. "
+            f"gave up after {timeout:g} s waiting for {wanted} endpoint{plural} of {self.name}: "
+            f"{seen}. "
             "Check the Service name and namespace (kubectl get svc -n <namespace>), that it is "
             "headless (clusterIP: None), that its pods are ready (kubectl get pods), and set "
             "publishNotReadyAddresses: true if peers must find each other before they are ready",
@@ -433,17 +466,6 @@ class _DiscoveryCore:
             f"<{type(self).__name__} {self.name} {state}, {len(self._snapshot)} endpoints, "
             f"strategy={self._strategy!r}>"
         )
-
-
-def _plan_plain(
-    dns_name: str, port: int | None, family: Family, networks: tuple[Network, ...]
-) -> _Query:
-    """A plain DNS name (not Kubernetes): any name with many address records works."""
-    from .lookup import _check_port
-
-    _check_port(port)
-    qname = dns_name if dns_name.endswith(".") else dns_name + "."
-    return _Query(qname.lower(), False, port, family, networks)
 
 
 def _identity(endpoint: Endpoint) -> tuple[str, int | None, str | None]:
@@ -510,14 +532,21 @@ class Discovery(_DiscoveryCore):
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def _lookup(self) -> Resolution | Exception:
+    def _lookup(self) -> tuple[Resolution | Exception, int]:
+        seq = self._next_lookup()
         query = self._query
         try:
             if query.srv:
-                return query.finish(self._resolver.resolve_srv(query.qname, family=query.family))
-            return query.finish(self._resolver.resolve_addresses(query.qname, family=query.family))
+                answer = query.finish(self._resolver.resolve_srv(query.qname, family=query.family))
+            else:
+                answer = query.finish(
+                    self._resolver.resolve_addresses(query.qname, family=query.family)
+                )
         except DiscoveryError as exc:
-            return exc
+            return exc, seq
+        except Exception as exc:
+            return self._unexpected(exc), seq
+        return answer, seq
 
     def start(self) -> Discovery:
         """Resolve once (in this thread), then keep refreshing in a background thread.
@@ -535,12 +564,14 @@ class Discovery(_DiscoveryCore):
                 return self
             self._started = True
             self._failure = None
-        delay = self._apply(self._lookup())
-        self._spawn(delay)
+        delay = self._apply(*self._lookup())
+        with self._lock:
+            # close() may have run while the first lookup did: then no thread at all.
+            if not self._closed:
+                self._spawn(delay)
         return self
 
     def _spawn(self, delay: float) -> None:
-        self._stop = threading.Event()
         # The thread holds only a weak reference: dropping the Discovery ends the thread.
         self._thread = threading.Thread(
             target=_refresher,
@@ -558,8 +589,8 @@ class Discovery(_DiscoveryCore):
         Raises:
             ResolutionError: The lookup failed (the snapshot is kept, as in the background).
         """
-        outcome = self._lookup()
-        self._apply(outcome)
+        outcome, seq = self._lookup()
+        self._apply(outcome, seq)
         if isinstance(outcome, Exception) and (
             self._empty_is_error or not isinstance(outcome, NoEndpointsError)
         ):
@@ -594,7 +625,7 @@ class Discovery(_DiscoveryCore):
             if self._stop.wait(_wait_step(attempt, deadline - now)):
                 raise self._closed_error()
             attempt += 1
-            self._apply(self._lookup())
+            self._apply(*self._lookup())
 
     def close(self) -> None:
         """Stop the refresher and wait for it; picks raise afterwards. Idempotent."""
@@ -620,6 +651,7 @@ class Discovery(_DiscoveryCore):
     def _after_fork(self) -> None:
         # The parent's thread does not exist here and its lock may be held: start afresh.
         self._lock = threading.Lock()
+        self._stop = threading.Event()
         if self._started and not self._closed:
             self._spawn(0.0)
 
@@ -627,9 +659,9 @@ class Discovery(_DiscoveryCore):
 def _refresher(ref: weakref.ref[Discovery], stop: threading.Event, delay: float) -> None:
     while not stop.wait(delay):
         discovery = ref()
-        if discovery is None:
+        if discovery is None or discovery._closed:
             return
-        delay = discovery._apply(discovery._lookup())
+        delay = discovery._apply(*discovery._lookup())
         del discovery
 
 
@@ -682,18 +714,23 @@ class AsyncDiscovery(_DiscoveryCore):
         self._resolver: AsyncResolver = resolver
         self._task: asyncio.Task[None] | None = None
 
-    async def _lookup(self) -> Resolution | Exception:
+    async def _lookup(self) -> tuple[Resolution | Exception, int]:
+        seq = self._next_lookup()
         query = self._query
         try:
             if query.srv:
-                return await query.afinish(
+                answer = await query.afinish(
                     await self._resolver.aresolve_srv(query.qname, family=query.family)
                 )
-            return await query.afinish(
-                await self._resolver.aresolve_addresses(query.qname, family=query.family)
-            )
+            else:
+                answer = await query.afinish(
+                    await self._resolver.aresolve_addresses(query.qname, family=query.family)
+                )
         except DiscoveryError as exc:
-            return exc
+            return exc, seq
+        except Exception as exc:
+            return self._unexpected(exc), seq
+        return answer, seq
 
     async def start(self) -> AsyncDiscovery:
         """Resolve once, then keep refreshing in a background task. Idempotent.
@@ -710,7 +747,9 @@ class AsyncDiscovery(_DiscoveryCore):
                 return self
             self._started = True
             self._failure = None
-        delay = self._apply(await self._lookup())
+        delay = self._apply(*await self._lookup())
+        if self.closed:  # close() ran while the first lookup did: no task at all
+            return self
         # The task holds only a weak reference: dropping the discovery ends the task.
         self._task = asyncio.create_task(
             _arefresher(weakref.ref(self), delay),
@@ -724,8 +763,8 @@ class AsyncDiscovery(_DiscoveryCore):
         Raises:
             ResolutionError: The lookup failed (the snapshot is kept, as in the background).
         """
-        outcome = await self._lookup()
-        self._apply(outcome)
+        outcome, seq = await self._lookup()
+        self._apply(outcome, seq)
         if isinstance(outcome, Exception) and (
             self._empty_is_error or not isinstance(outcome, NoEndpointsError)
         ):
@@ -760,7 +799,7 @@ class AsyncDiscovery(_DiscoveryCore):
             if self._closed:
                 raise self._closed_error()
             attempt += 1
-            self._apply(await self._lookup())
+            self._apply(*await self._lookup())
 
     async def close(self) -> None:
         """Cancel the refresher task and wait for it; picks raise afterwards. Idempotent."""
@@ -789,5 +828,5 @@ async def _arefresher(ref: weakref.ref[AsyncDiscovery], delay: float) -> None:
         discovery = ref()
         if discovery is None or discovery._closed:
             return
-        delay = discovery._apply(await discovery._lookup())
+        delay = discovery._apply(*await discovery._lookup())
         del discovery

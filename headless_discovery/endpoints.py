@@ -9,6 +9,7 @@ their order.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ Family = Literal["any", "ipv4", "ipv6"]
 _LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
 _HOSTNAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 _DIGITS = re.compile(r"(\d+)")
+
+logger = logging.getLogger("headless_discovery")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _DOTTED_QUAD = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
@@ -265,7 +268,12 @@ def _endpoints_of(answer: AddressAnswer | SrvAnswer, port: int | None = None) ->
     if isinstance(answer, SrvAnswer):
         for rec in answer.records:
             for address in rec.addresses:
-                yield Endpoint(address, rec.port, rec.target, rec.priority, rec.weight)
+                try:
+                    yield Endpoint(address, rec.port, rec.target, rec.priority, rec.weight)
+                except (ConfigurationError, InvalidNameError) as exc:
+                    # One odd record (port 0, a target that is no hostname) is the server's
+                    # doing, not the caller's: leave it out rather than fail the answer.
+                    logger.warning("%s: SRV record left out: %s", answer.name, exc)
     else:
         for address in answer.addresses:
             yield Endpoint(address, port)

@@ -43,7 +43,23 @@ __all__ = [
 
 
 class DiscoveryError(Exception):
-    """Root of every exception raised by headless-discovery."""
+    """Root of every exception raised by headless-discovery.
+
+    Every subclass pickles with its attributes (for multiprocessing and executors).
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # The default pickles only args, and the subclasses' constructors take more.
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(
+    cls: type[DiscoveryError], args: tuple[object, ...], state: dict[str, object]
+) -> DiscoveryError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class InvalidNameError(DiscoveryError, ValueError):

@@ -21,13 +21,13 @@ from .endpoints import (
     _endpoints_of,
 )
 from .environment import PodEnvironment
-from .errors import ConfigurationError, NoEndpointsError
+from .errors import ConfigurationError, InvalidNameError, NoEndpointsError
 from .mongo import HostsFrom, OptionValue, build_mongo_srv_uri, build_mongo_uri
 from .names import KubernetesName, Protocol, ServiceName, parse_name
 from .resolvers import AsyncDnsResolver, AsyncResolver, DnsResolver, Resolver
 from .trust import Network, parse_networks, screen
 
-__all__ = ["aresolve", "mongo_uri", "resolve", "service_name"]
+__all__ = ["amongo_uri", "aresolve", "mongo_uri", "resolve", "service_name"]
 
 logger = logging.getLogger("headless_discovery")
 
@@ -125,6 +125,18 @@ class _Query:
             self._last[:] = [(key, result)]
         return self._checked(result)
 
+    def run(self, resolver: Resolver) -> Resolution:
+        """Ask ``resolver`` and build the result (the sync driver)."""
+        if self.srv:
+            return self.finish(resolver.resolve_srv(self.qname, family=self.family))
+        return self.finish(resolver.resolve_addresses(self.qname, family=self.family))
+
+    async def arun(self, resolver: AsyncResolver) -> Resolution:
+        """Ask ``resolver`` and build the result (the async driver, mirroring :meth:`run`)."""
+        if self.srv:
+            return await self.afinish(await resolver.aresolve_srv(self.qname, family=self.family))
+        return await self.afinish(await resolver.aresolve_addresses(self.qname, family=self.family))
+
     def _reuse(
         self, answer: AddressAnswer | SrvAnswer
     ) -> tuple[frozenset[object], Resolution | None]:
@@ -150,6 +162,27 @@ class _Query:
         return result
 
 
+def _check_family(family: object) -> None:
+    if family not in ("any", "ipv4", "ipv6"):
+        raise ConfigurationError(f"family must be 'any', 'ipv4' or 'ipv6', not {family!r}")
+
+
+def _plan_dns_name(
+    dns_name: str,
+    *,
+    port: int | None,
+    family: Family,
+    allowed_networks: Iterable[str | Network] | None = None,
+) -> _Query:
+    """A plain DNS name (not Kubernetes): any name with many address records works."""
+    _check_port(port)
+    _check_family(family)
+    if not isinstance(dns_name, str) or not dns_name.strip("."):
+        raise InvalidNameError(repr(dns_name), "the DNS name must be a non-empty string")
+    qname = dns_name if dns_name.endswith(".") else dns_name + "."
+    return _Query(qname.lower(), False, port, family, parse_networks(allowed_networks))
+
+
 def _plan(
     name: ServiceName | str,
     *,
@@ -161,6 +194,7 @@ def _plan(
     allowed_networks: Iterable[str | Network] | None = None,
 ) -> _Query:
     _check_port(port)
+    _check_family(family)
     networks = parse_networks(allowed_networks)
     if isinstance(name, ServiceName):
         target = KubernetesName(name)
@@ -243,11 +277,7 @@ def resolve(
         environment=environment,
         allowed_networks=allowed_networks,
     )
-    if resolver is None:
-        resolver = DnsResolver()
-    if query.srv:
-        return query.finish(resolver.resolve_srv(query.qname, family=family))
-    return query.finish(resolver.resolve_addresses(query.qname, family=family))
+    return query.run(resolver if resolver is not None else DnsResolver())
 
 
 async def aresolve(
@@ -284,11 +314,7 @@ async def aresolve(
         environment=environment,
         allowed_networks=allowed_networks,
     )
-    if resolver is None:
-        resolver = AsyncDnsResolver()
-    if query.srv:
-        return await query.afinish(await resolver.aresolve_srv(query.qname, family=family))
-    return await query.afinish(await resolver.aresolve_addresses(query.qname, family=family))
+    return await query.arun(resolver if resolver is not None else AsyncDnsResolver())
 
 
 def mongo_uri(
@@ -350,36 +376,171 @@ def mongo_uri(
 
     .. versionadded:: 0.1.0
     """
-    svc = service_name(service, namespace=namespace, cluster_domain=cluster_domain)
-    if srv:
-        if hosts is not None:
-            raise ConfigurationError("hosts= has no meaning with srv=True: the driver resolves")
-        merged = dict(options or {})
-        if port_name != "mongodb":
-            merged.setdefault("srvServiceName", port_name)
-        return build_mongo_srv_uri(
-            svc.fqdn,
-            replica_set=replica_set,
-            username=username,
-            password=password,
-            database=database,
-            options=merged,
-        )
-    hosts = hosts or "ip"
-    if hosts == "hostname":
-        endpoints = resolve(
-            svc, srv=port_name, resolver=resolver, allowed_networks=allowed_networks
-        )
-    elif hosts == "ip":
-        endpoints = resolve(svc, port=port, resolver=resolver, allowed_networks=allowed_networks)
-    else:
-        raise ConfigurationError(f"hosts must be 'ip' or 'hostname', not {hosts!r}")
-    return build_mongo_uri(
-        endpoints,
-        hosts=hosts,
+    plan = _plan_mongo(
+        service,
+        namespace=namespace,
+        cluster_domain=cluster_domain,
+        port=port,
         replica_set=replica_set,
         username=username,
         password=password,
         database=database,
         options=options,
+        hosts=hosts,
+        srv=srv,
+        port_name=port_name,
+        lookup_options=resolver is not None or allowed_networks is not None,
+        allowed_networks=allowed_networks,
     )
+    if plan.query is None:
+        return plan.finish(())
+    return plan.finish(plan.query.run(resolver if resolver is not None else DnsResolver()))
+
+
+async def amongo_uri(
+    service: ServiceName | str,
+    *,
+    namespace: str | None = None,
+    cluster_domain: str | None = None,
+    port: int = 27017,
+    replica_set: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    database: str | None = None,
+    options: Mapping[str, OptionValue] | None = None,
+    hosts: HostsFrom | None = None,
+    srv: bool = False,
+    port_name: str = "mongodb",
+    resolver: AsyncResolver | None = None,
+    allowed_networks: Iterable[str | Network] | None = None,
+) -> str:
+    """The asyncio twin of :func:`mongo_uri`: same arguments, result and exceptions.
+
+    The default resolver is an :class:`AsyncDnsResolver` configured from resolv.conf.
+
+    Raises:
+        InvalidNameError: The Service name is not valid.
+        ServiceNotFoundError: NXDOMAIN: no such Service, wrong namespace, or no ready pod.
+        NoEndpointsError: No records (for ``hosts="hostname"``: no port named
+            ``port_name``).
+        ResolverTimeoutError: No answer in time.
+        ResolverUnavailableError: The nameservers failed.
+        UntrustedAnswerError: Every address was dropped by ``allowed_networks`` or the SRV
+            domain rule.
+        ConfigurationError: Options that pymongo would refuse, or arguments that do not fit.
+
+    .. versionadded:: 0.1.0
+    """
+    plan = _plan_mongo(
+        service,
+        namespace=namespace,
+        cluster_domain=cluster_domain,
+        port=port,
+        replica_set=replica_set,
+        username=username,
+        password=password,
+        database=database,
+        options=options,
+        hosts=hosts,
+        srv=srv,
+        port_name=port_name,
+        lookup_options=resolver is not None or allowed_networks is not None,
+        allowed_networks=allowed_networks,
+    )
+    if plan.query is None:
+        return plan.finish(())
+    return plan.finish(
+        await plan.query.arun(resolver if resolver is not None else AsyncDnsResolver())
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _MongoPlan:
+    """The decisions of :func:`mongo_uri`, shared by its sync and async drivers: the lookup
+    to make (none for ``mongodb+srv``) and how to write the URI of its result."""
+
+    query: _Query | None
+    hosts: HostsFrom
+    srv_host: str | None
+    replica_set: str | None
+    username: str | None
+    password: str | None = field(repr=False)
+    database: str | None
+    options: Mapping[str, OptionValue] | None
+
+    def finish(self, endpoints: Iterable[Endpoint]) -> str:
+        if self.srv_host is not None:
+            return build_mongo_srv_uri(
+                self.srv_host,
+                replica_set=self.replica_set,
+                username=self.username,
+                password=self.password,
+                database=self.database,
+                options=self.options,
+            )
+        return build_mongo_uri(
+            endpoints,
+            hosts=self.hosts,
+            replica_set=self.replica_set,
+            username=self.username,
+            password=self.password,
+            database=self.database,
+            options=self.options,
+        )
+
+
+def _plan_mongo(
+    service: ServiceName | str,
+    *,
+    namespace: str | None,
+    cluster_domain: str | None,
+    port: int,
+    replica_set: str | None,
+    username: str | None,
+    password: str | None,
+    database: str | None,
+    options: Mapping[str, OptionValue] | None,
+    hosts: HostsFrom | None,
+    srv: bool,
+    port_name: str,
+    lookup_options: bool,
+    allowed_networks: Iterable[str | Network] | None,
+) -> _MongoPlan:
+    svc = service_name(service, namespace=namespace, cluster_domain=cluster_domain)
+    if srv:
+        if hosts is not None:
+            raise ConfigurationError("hosts= has no meaning with srv=True: the driver resolves")
+        if lookup_options:
+            # Silently dropping a security option would be worse than refusing it.
+            raise ConfigurationError(
+                "resolver= and allowed_networks= have no effect with srv=True: the driver "
+                "looks up the SRV records itself"
+            )
+        merged = dict(options or {})
+        if port_name != "mongodb":
+            merged.setdefault("srvServiceName", port_name)
+        return _MongoPlan(None, "ip", svc.fqdn, replica_set, username, password, database, merged)
+    hosts = hosts or "ip"
+    if hosts == "hostname":
+        query = _plan(
+            svc,
+            port=None,
+            srv=port_name,
+            protocol="tcp",
+            family="any",
+            environment=None,
+            allowed_networks=allowed_networks,
+        )
+    elif hosts == "ip":
+        query = _plan(
+            svc,
+            port=port,
+            srv=None,
+            protocol="tcp",
+            family="any",
+            environment=None,
+            allowed_networks=allowed_networks,
+        )
+    else:
+        raise ConfigurationError(f"hosts must be 'ip' or 'hostname', not {hosts!r}")
+    return _MongoPlan(query, hosts, None, replica_set, username, password, database, options)

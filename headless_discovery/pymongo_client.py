@@ -12,13 +12,15 @@ these functions is called, never by ``import headless_discovery``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote_plus
 
 from .errors import ConfigurationError
-from .lookup import aresolve, mongo_uri, service_name
-from .mongo import HostsFrom, OptionValue, build_mongo_uri
+from .lookup import amongo_uri, mongo_uri
+from .mongo import HostsFrom, OptionValue
 from .names import ServiceName
 from .resolvers import AsyncResolver, Resolver
 from .trust import Network
@@ -45,6 +47,21 @@ def _pymongo(feature: str) -> ModuleType:
             f"pip install --upgrade 'headless-discovery[mongo]'"
         )
     return pymongo
+
+
+@contextmanager
+def _pymongo_errors(password: str | None) -> Iterator[None]:
+    """pymongo's errors at client construction (a refused option, a failed mongodb+srv
+    lookup) as our ConfigurationError, without the password in the message."""
+    from pymongo.errors import PyMongoError
+
+    try:
+        yield
+    except (PyMongoError, ValueError, TypeError) as exc:  # pymongo checks options with both
+        text = f"{type(exc).__name__}: {exc}"
+        if password:
+            text = text.replace(password, "****").replace(quote_plus(password, safe=""), "****")
+        raise ConfigurationError(f"pymongo refused the client: {text}") from exc
 
 
 def mongo_client(
@@ -95,15 +112,16 @@ def mongo_client(
         A new client; close it when done (it is a context manager).
 
     Raises:
-        ConfigurationError: pymongo is not installed, or arguments do not fit (as
-            :func:`~headless_discovery.mongo_uri`).
+        ConfigurationError: pymongo is not installed, arguments do not fit (as
+            :func:`~headless_discovery.mongo_uri`), or pymongo refused a client option or
+            (with ``srv=True``) its own SRV lookup failed; pymongo's error is the cause.
         ServiceNotFoundError: NXDOMAIN: no such Service, wrong namespace, or no ready pod.
         NoEndpointsError: No records (for ``hosts="hostname"``: no port named
             ``port_name``).
         ResolverTimeoutError: No answer in time.
         ResolverUnavailableError: The nameservers failed.
-        pymongo.errors.ConfigurationError: pymongo refused a client option, or (with
-            ``srv=True``) its own SRV lookup failed.
+        UntrustedAnswerError: Every address was dropped by ``allowed_networks`` or the SRV
+            domain rule.
 
     Example::
 
@@ -136,7 +154,8 @@ def mongo_client(
         resolver=resolver,
         allowed_networks=allowed_networks,
     )
-    client: MongoClient[dict[str, Any]] = pymongo.MongoClient(uri, **client_kwargs)
+    with _pymongo_errors(password):
+        client: MongoClient[dict[str, Any]] = pymongo.MongoClient(uri, **client_kwargs)
     return client
 
 
@@ -165,13 +184,15 @@ async def async_mongo_client(
     lookup is awaited, never run in a thread. Needs pymongo 4.10 or later.
 
     Raises:
-        ConfigurationError: pymongo is missing or older than 4.10, or arguments do not fit.
+        ConfigurationError: pymongo is missing or older than 4.10, arguments do not fit, or
+            pymongo refused a client option (pymongo's error is the cause).
         ServiceNotFoundError: NXDOMAIN: no such Service, wrong namespace, or no ready pod.
         NoEndpointsError: No records (for ``hosts="hostname"``: no port named
             ``port_name``).
         ResolverTimeoutError: No answer in time.
         ResolverUnavailableError: The nameservers failed.
-        pymongo.errors.ConfigurationError: pymongo refused a client option.
+        UntrustedAnswerError: Every address was dropped by ``allowed_networks`` or the SRV
+            domain rule.
 
     Example::
 
@@ -183,43 +204,22 @@ async def async_mongo_client(
     .. versionadded:: 0.1.0
     """
     pymongo = _pymongo("AsyncMongoClient")
-    if srv:
-        # No lookup here: the driver resolves mongodb+srv itself.
-        uri = mongo_uri(
-            service,
-            namespace=namespace,
-            cluster_domain=cluster_domain,
-            replica_set=replica_set,
-            username=username,
-            password=password,
-            database=database,
-            options=options,
-            hosts=hosts,
-            srv=True,
-            port_name=port_name,
-        )
-    else:
-        # The decisions of mongo_uri(), with the lookup awaited.
-        svc = service_name(service, namespace=namespace, cluster_domain=cluster_domain)
-        hosts = hosts or "ip"
-        if hosts == "hostname":
-            endpoints = await aresolve(
-                svc, srv=port_name, resolver=resolver, allowed_networks=allowed_networks
-            )
-        elif hosts == "ip":
-            endpoints = await aresolve(
-                svc, port=port, resolver=resolver, allowed_networks=allowed_networks
-            )
-        else:
-            raise ConfigurationError(f"hosts must be 'ip' or 'hostname', not {hosts!r}")
-        uri = build_mongo_uri(
-            endpoints,
-            hosts=hosts,
-            replica_set=replica_set,
-            username=username,
-            password=password,
-            database=database,
-            options=options,
-        )
-    client: AsyncMongoClient[dict[str, Any]] = pymongo.AsyncMongoClient(uri, **client_kwargs)
+    uri = await amongo_uri(
+        service,
+        namespace=namespace,
+        cluster_domain=cluster_domain,
+        port=port,
+        replica_set=replica_set,
+        username=username,
+        password=password,
+        database=database,
+        options=options,
+        hosts=hosts,
+        srv=srv,
+        port_name=port_name,
+        resolver=resolver,
+        allowed_networks=allowed_networks,
+    )
+    with _pymongo_errors(password):
+        client: AsyncMongoClient[dict[str, Any]] = pymongo.AsyncMongoClient(uri, **client_kwargs)
     return client

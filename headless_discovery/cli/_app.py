@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ..errors import (
     ConfigurationError,
@@ -134,8 +135,22 @@ examples:
 }
 
 
-def _common_parent() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+class _Parser(argparse.ArgumentParser):
+    """argparse, but its errors never repeat a value that could be a secret."""
+
+    def error(self, message: str) -> NoReturn:
+        head, sep, rest = message.partition("unrecognized arguments: ")
+        if sep:
+            # "--pwd hunter2": show what looks like an option (up to "="), hide the rest.
+            shown = [
+                tok.partition("=")[0] if tok.startswith("-") else "<value>" for tok in rest.split()
+            ]
+            message = head + sep + " ".join(shown)
+        super().error(message)
+
+
+def _common_parent() -> _Parser:
+    parent = _Parser(add_help=False, allow_abbrev=False)
     parent.add_argument(
         "--json", action="store_true", help="print JSON (shapes documented in docs/cli/)"
     )
@@ -150,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
     from ._demo import run_demo
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description=_DESCRIPTION,
         epilog=_TOP_EPILOG,

@@ -267,7 +267,8 @@ def _password(args: argparse.Namespace) -> str | None:
     if args.password_env is not None:
         value = os.environ.get(args.password_env)
         if value is None:
-            raise ConfigurationError(f"the environment variable {args.password_env} is not set")
+            # The name is not repeated: it may be a password given by mistake for a name.
+            raise ConfigurationError("the environment variable named by --password-env is not set")
         return value
     if args.password_prompt:
         return getpass.getpass(f"Password for {args.username or 'the user'}: ")

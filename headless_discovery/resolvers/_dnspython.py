@@ -160,7 +160,8 @@ class _Lookup:
                 request = dns.message.make_query(self.qname, _TYPE_NAMES[self.rdtype])
                 raise _dns_error(dns.resolver.NoNameservers, request=request, errors=self.errors)
             self._round = list(self._servers)
-            backoff = self._backoff
+            # Never sleep past the lifetime: the wait ends with the lookup's deadline.
+            backoff = min(self._backoff, max(self._core.lifetime - self.elapsed(), 0.0))
             self._backoff = min(self._backoff * 2, 2.0)
         self.server = self._round.pop(0)
         self.tcp = False
@@ -172,12 +173,16 @@ class _Lookup:
         Raises:
             dns.resolver.LifetimeTimeout: The lifetime is over.
         """
-        elapsed = time.monotonic() - self._started
+        elapsed = self.elapsed()
         if elapsed >= self._core.lifetime:
             import dns.resolver
 
             raise _dns_error(dns.resolver.LifetimeTimeout, timeout=elapsed, errors=self.errors)
         return min(self._core.lifetime - elapsed, self._core.timeout)
+
+    def elapsed(self) -> float:
+        """Seconds since the whole lookup (every query of it) began."""
+        return time.monotonic() - self._started
 
     def query(self) -> tuple[int, bytes]:
         """A fresh query ID and the query to send."""
@@ -368,15 +373,21 @@ class _DnsCore:
             )
         if isinstance(exc, dns.resolver.NoNameservers):
             errors = exc.kwargs.get("errors") or []
-            detail = "; ".join(f"{err[0]} answered {err[3]}" for err in errors) or str(exc)
+            detail = "; ".join(
+                f"{err[0]} answered {str(err[3]) or type(err[3]).__name__}" for err in errors
+            )
+            detail = detail or str(exc)
             return ResolverUnavailableError(
                 f"every nameserver failed for {qname} {rdtype}: {detail}",
                 name=qname,
                 rdtype=rdtype,
                 nameserver=servers,
             )
-        if isinstance(exc, (dns.name.NameTooLong, dns.name.LabelTooLong, dns.name.EmptyLabel)):
-            return InvalidNameError(qname, str(exc))
+        # Names dnspython cannot parse (bad escapes, empty or long labels, bad IDNA).
+        if isinstance(
+            exc, (dns.exception.SyntaxError, dns.name.NameTooLong, dns.name.IDNAException)
+        ):
+            return InvalidNameError(qname, str(exc) or type(exc).__name__)
         return ResolverUnavailableError(
             f"looking up {qname} {rdtype} at {servers} failed: {type(exc).__name__}: {exc}",
             name=qname,
@@ -493,8 +504,7 @@ class DnsResolver(_DnsCore):
             resolv_conf=resolv_conf,
         )
 
-    def _query(self, qname: str, rdtype: str) -> _Answer:
-        started = time.monotonic()
+    def _query(self, qname: str, rdtype: str, started: float) -> _Answer:
         try:
             lookup = _Lookup(self, qname, _TYPES[rdtype], started)
             while True:
@@ -572,10 +582,14 @@ class DnsResolver(_DnsCore):
             ResolverUnavailableError: The servers failed (SERVFAIL, REFUSED, unreachable).
             InvalidNameError: ``name`` is not a valid DNS name.
         """
+        return self._resolve_addresses(name, family, time.monotonic())
+
+    def _resolve_addresses(self, name: str, family: Family, started: float) -> AddressAnswer:
         qname = self._check_name(name)
         answers = []
         for rdtype in _rdtypes(family):
-            answers.append(self._query(qname, rdtype))
+            # One lifetime for the whole lookup: every query gets what is left of it.
+            answers.append(self._query(qname, rdtype, started))
             # The first answer tells which search candidate exists; don't walk the list again.
             qname = answers[-1].qname
         return self._address_answer(name, answers)
@@ -594,7 +608,8 @@ class DnsResolver(_DnsCore):
             InvalidNameError: ``name`` is not a valid DNS name.
         """
         _rdtypes(family)
-        answer = self._query(self._check_name(name), "SRV")
+        started = time.monotonic()
+        answer = self._query(self._check_name(name), "SRV", started)
         records, extra, ttls = self._srv_parts(name, answer, family)
         addresses: dict[str, tuple[str, ...]] = {}
         for target, *_ in records:
@@ -605,7 +620,7 @@ class DnsResolver(_DnsCore):
                 addresses[target] = tuple(known)
                 continue
             try:
-                found = self.resolve_addresses(target, family=family)
+                found = self._resolve_addresses(target, family, started)
             except NoEndpointsError as exc:
                 logger.warning("SRV target %s has no usable address: %s", target, exc)
                 continue
@@ -658,10 +673,9 @@ class AsyncDnsResolver(_DnsCore):
             resolv_conf=resolv_conf,
         )
 
-    async def _query(self, qname: str, rdtype: str) -> _Answer:
+    async def _query(self, qname: str, rdtype: str, started: float) -> _Answer:
         import asyncio  # not at module level: sync users never pay for importing asyncio
 
-        started = time.monotonic()
         try:
             lookup = _Lookup(self, qname, _TYPES[rdtype], started)
             while True:
@@ -753,10 +767,14 @@ class AsyncDnsResolver(_DnsCore):
             ResolverUnavailableError: The servers failed (SERVFAIL, REFUSED, unreachable).
             InvalidNameError: ``name`` is not a valid DNS name.
         """
+        return await self._aresolve_addresses(name, family, time.monotonic())
+
+    async def _aresolve_addresses(self, name: str, family: Family, started: float) -> AddressAnswer:
         qname = self._check_name(name)
         answers = []
         for rdtype in _rdtypes(family):
-            answers.append(await self._query(qname, rdtype))
+            # One lifetime for the whole lookup: every query gets what is left of it.
+            answers.append(await self._query(qname, rdtype, started))
             # The first answer tells which search candidate exists; don't walk the list again.
             qname = answers[-1].qname
         return self._address_answer(name, answers)
@@ -772,7 +790,8 @@ class AsyncDnsResolver(_DnsCore):
             InvalidNameError: ``name`` is not a valid DNS name.
         """
         _rdtypes(family)
-        answer = await self._query(self._check_name(name), "SRV")
+        started = time.monotonic()
+        answer = await self._query(self._check_name(name), "SRV", started)
         records, extra, ttls = self._srv_parts(name, answer, family)
         addresses: dict[str, tuple[str, ...]] = {}
         for target, *_ in records:
@@ -783,7 +802,7 @@ class AsyncDnsResolver(_DnsCore):
                 addresses[target] = tuple(known)
                 continue
             try:
-                found = await self.aresolve_addresses(target, family=family)
+                found = await self._aresolve_addresses(target, family, started)
             except NoEndpointsError as exc:
                 logger.warning("SRV target %s has no usable address: %s", target, exc)
                 continue

@@ -235,7 +235,9 @@ def test_password_env_must_exist(cli: Cli, zone: str, monkeypatch: pytest.Monkey
         "mongo-uri", "mongodb.db", "--username", "app", "--password-env", "NO_SUCH_PASSWORD",
         "--zone-file", zone,
     ).check(2)  # fmt: skip
-    assert "NO_SUCH_PASSWORD is not set" in run.err
+    assert "the environment variable named by --password-env is not set" in run.err
+    # The name is not echoed: it may be a password typed where its name belongs.
+    assert "NO_SUCH_PASSWORD" not in run.err
 
 
 # -- watch --------------------------------------------------------------------------------------
@@ -394,3 +396,9 @@ def test_python_dash_m_bad_arguments_exit_2_without_traceback() -> None:
     run = run_process("resolve", "svc.ns", "--port", "nope")
     run.check(2)
     assert run.err.splitlines()[-1].startswith("headless-discovery resolve: error: argument")
+
+
+def test_unrecognized_arguments_are_named_without_their_values(cli: Cli, zone: str) -> None:
+    run = cli("resolve", "mongodb.db", "--zone-file", zone, "--pwd", "hunter2").check(2)
+    assert "unrecognized arguments: --pwd <value>" in run.err
+    assert "hunter2" not in run.err + run.out

@@ -81,11 +81,6 @@ def _elapsed(driver: Driver, address: str, port: int, **kwargs: float) -> tuple[
     return time.monotonic() - started, outcome
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: ResolverTimeoutError comes after lifetime plus dnspython's retry "
-    "back-off (0.1 s doubling to 2 s), which dnspython sleeps before it checks the lifetime",
-)
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_timeout_comes_within_the_lifetime(driver: Driver) -> None:
     with FaultServer(ZONE, fault="silent") as server:
@@ -94,11 +89,6 @@ def test_timeout_comes_within_the_lifetime(driver: Driver) -> None:
     assert elapsed <= 0.5 + 0.15, f"{elapsed:.2f} s for a lifetime of 0.5 s"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: lifetime bounds each query, not the lookup: family='any' makes two "
-    "queries, each allowed the whole lifetime",
-)
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_lifetime_bounds_the_a_and_aaaa_queries_together(driver: Driver) -> None:
     with FaultServer(ZONE, fault="slow", delay=0.5) as server:
@@ -106,11 +96,6 @@ def test_lifetime_bounds_the_a_and_aaaa_queries_together(driver: Driver) -> None
     assert elapsed <= 0.7 + 0.15, f"{elapsed:.2f} s for a lifetime of 0.7 s"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: lifetime bounds each query, not the lookup: an SRV lookup makes one "
-    "more address lookup per target, each allowed the whole lifetime",
-)
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_lifetime_bounds_an_srv_lookup_with_its_target_lookups(driver: Driver) -> None:
     with FaultServer(ZONE, fault="slow", delay=0.2, additional=False) as server:
@@ -128,11 +113,6 @@ def test_lifetime_bounds_an_srv_lookup_with_its_target_lookups(driver: Driver) -
     assert elapsed <= 0.7 + 0.15, f"{elapsed:.2f} s for a lifetime of 0.7 s"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: a name dnspython cannot parse (bad escape) is reported as "
-    "ResolverUnavailableError, a server failure, instead of InvalidNameError",
-)
 @pytest.mark.parametrize("driver", DRIVERS)
 @pytest.mark.parametrize("name", ["api\\", "\\999.shop"])
 def test_a_name_with_a_bad_escape_is_an_invalid_name(driver: Driver, name: str) -> None:
@@ -150,11 +130,6 @@ def test_a_name_with_a_bad_escape_is_an_invalid_name(driver: Driver, name: str) 
         assert server.queries() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="library bug: a truncated reply is listed as '<server> answered ' with no reason "
-    "(str(dns.message.Truncated()) is empty)",
-)
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_every_failed_try_in_the_message_has_a_reason(driver: Driver) -> None:
     with FaultServer(ZONE, fault="truncate", tcp=False) as server:

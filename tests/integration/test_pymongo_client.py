@@ -15,8 +15,10 @@ from headless_discovery import (
     ServiceNotFoundError,
     SrvRecord,
     StaticResolver,
+    amongo_uri,
     async_mongo_client,
     mongo_client,
+    mongo_uri,
 )
 from tests.harness.fixtures import ReplicaSetFactory
 from tests.harness.mongo import ReplicaSet
@@ -100,12 +102,12 @@ def test_hostname_seeding_reaches_pymongo() -> None:
 
 def test_srv_hands_the_service_to_the_driver() -> None:
     async def main() -> None:
-        client = await async_mongo_client(
-            SERVICE, srv=True, options={"tls": False}, resolver=StaticResolver({}), connect=False
-        )
+        client = await async_mongo_client(SERVICE, srv=True, options={"tls": False}, connect=False)
         await client.close()
+        # A resolver of ours would never be asked: refused rather than silently ignored.
+        with pytest.raises(ConfigurationError, match="no effect with srv=True"):
+            await async_mongo_client(SERVICE, srv=True, resolver=StaticResolver({}))
 
-    # No lookup of ours: the empty resolver would raise ServiceNotFoundError.
     asyncio.run(main())
 
 
@@ -135,3 +137,35 @@ def test_pymongo_without_async_client_is_refused(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "pymongo", old)
     with pytest.raises(ConfigurationError, match=r"pymongo 4\.10 or later, not 4\.9\.2"):
         asyncio.run(async_mongo_client(SERVICE, resolver=StaticResolver({})))
+
+
+def test_pymongo_refusing_an_option_is_our_error_without_the_password() -> None:
+    resolver = StaticResolver({"db.prod.svc.cluster.local": ["127.0.0.1"]})
+    with pytest.raises(ConfigurationError, match="pymongo refused the client") as info:
+        mongo_client(
+            "db.prod.svc.cluster.local",
+            resolver=resolver,
+            username="app",
+            password="s3cret+P@ss",
+            maxPoolSize=-1,
+        )
+    assert "s3cret" not in str(info.value)
+    assert "maxPoolSize" in str(info.value)
+    assert isinstance(info.value.__cause__, ValueError)
+
+
+def test_amongo_uri_is_the_twin_of_mongo_uri() -> None:
+    resolver = StaticResolver(
+        {
+            "db.prod.svc.cluster.local": ["10.0.0.2", "10.0.0.1"],
+            "_mongodb._tcp.db.prod.svc.cluster.local": [
+                SrvRecord("db-0.db.prod.svc.cluster.local", 27017, addresses=("10.0.0.1",))
+            ],
+        }
+    )
+    for hosts in ("ip", "hostname"):
+        sync = mongo_uri("db.prod.svc.cluster.local", hosts=hosts, resolver=resolver)  # type: ignore[arg-type]
+        coro = amongo_uri("db.prod.svc.cluster.local", hosts=hosts, resolver=resolver)  # type: ignore[arg-type]
+        assert asyncio.run(coro) == sync
+    with pytest.raises(ConfigurationError, match="no effect with srv=True"):
+        mongo_uri("db.prod.svc.cluster.local", srv=True, allowed_networks=["10.0.0.0/8"])

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 
 import pytest
 
 from headless_discovery import (
+    AddressAnswer,
     AsyncDiscovery,
+    ConfigurationError,
     DiscoveryError,
     Endpoint,
+    Family,
+    LeastOutstanding,
     NoEndpointsError,
     RefreshPolicy,
+    ResolverUnavailableError,
     StaleEndpointsError,
     WaitTimeoutError,
 )
@@ -147,3 +153,110 @@ def test_background_refresh_follows_the_ttl() -> None:
             assert pods.pick() == Endpoint("10.9.9.9")
 
     run(main())
+
+
+def test_empty_is_error_keeps_the_last_endpoints() -> None:
+    async def main() -> None:
+        resolver = ScriptedResolver(["10.0.0.1", "10.0.0.2"])
+        pods = await open_pods(resolver, refresh=QUIET, empty_is_error=True)
+        resolver.addresses = None
+        with pytest.raises(NoEndpointsError):
+            await pods.refresh()
+        assert len(pods.endpoints) == 2
+        await pods.close()
+
+    run(main())
+
+
+def test_pick_before_start_is_a_clear_error() -> None:
+    pods = AsyncDiscovery(NAME, resolver=ScriptedResolver(["10.0.0.1"]))
+    with pytest.raises(DiscoveryError, match="not started"):
+        pods.pick()
+
+
+def test_plain_dns_names_and_the_mongo_uri_of_the_snapshot() -> None:
+    async def main() -> None:
+        resolver = ScriptedResolver(["192.0.2.1", "192.0.2.2"])
+        async with AsyncDiscovery(
+            dns_name="db.example.com", port=27017, resolver=resolver, refresh=QUIET
+        ) as pods:
+            assert pods.name == "db.example.com."
+            assert pods.mongo_uri(replica_set="rs0") == (
+                "mongodb://192.0.2.1:27017,192.0.2.2:27017/?replicaSet=rs0"
+            )
+
+    run(main())
+
+
+def test_acquire_and_reports_reach_the_strategy() -> None:
+    async def main() -> None:
+        strategy = LeastOutstanding(random.Random(1))
+        resolver = ScriptedResolver(["10.0.0.1", "10.0.0.2"])
+        async with AsyncDiscovery(
+            NAME, resolver=resolver, refresh=QUIET, strategy=strategy
+        ) as pods:
+            with pods.acquire() as first:
+                assert strategy.in_flight(first) == 1
+            assert strategy.in_flight(first) == 0
+
+    run(main())
+
+
+class BrokenResolver(ScriptedResolver):
+    async def aresolve_addresses(self, name: str, *, family: Family = "any") -> AddressAnswer:
+        if self.fail:
+            raise OSError("socket exploded")
+        return await super().aresolve_addresses(name, family=family)
+
+
+def test_a_resolver_raising_a_foreign_exception_is_a_failed_lookup() -> None:
+    async def main() -> None:
+        resolver = BrokenResolver(["10.0.0.1"])
+        fast = RefreshPolicy(min_interval=0.05, max_interval=0.05, backoff_base=0.05)
+        async with AsyncDiscovery(NAME, resolver=resolver, refresh=fast) as pods:
+            resolver.fail = True
+            for _ in range(500):
+                if pods.last_error is not None:
+                    break
+                await asyncio.sleep(0.01)
+            assert isinstance(pods.last_error, ResolverUnavailableError)
+            assert pods.pick().address == "10.0.0.1"
+            resolver.fail = False
+            resolver.addresses = ["10.0.0.7"]
+            for _ in range(500):
+                if pods.endpoints[0].address == "10.0.0.7":
+                    break
+                await asyncio.sleep(0.01)
+            assert pods.endpoints[0].address == "10.0.0.7"
+
+    run(main())
+
+
+def test_close_during_the_first_lookup_leaves_no_task() -> None:
+    async def main() -> None:
+        gate = asyncio.Event()
+
+        class Gated(ScriptedResolver):
+            async def aresolve_addresses(
+                self, name: str, *, family: Family = "any"
+            ) -> AddressAnswer:
+                await gate.wait()
+                return await super().aresolve_addresses(name, family=family)
+
+        pods = AsyncDiscovery(NAME, resolver=Gated(["10.0.0.1"]))
+        starting = asyncio.create_task(pods.start())
+        await asyncio.sleep(0.05)
+        await pods.close()
+        gate.set()
+        await starting
+        assert pods._task is None
+
+    run(main())
+
+
+def test_arguments_are_checked_when_constructed() -> None:
+    resolver = ScriptedResolver(["10.0.0.1"])
+    with pytest.raises(ConfigurationError, match="family"):
+        AsyncDiscovery(NAME, resolver=resolver, family="v4")  # type: ignore[typeddict-item]
+    with pytest.raises(ConfigurationError, match="either"):
+        AsyncDiscovery(resolver=resolver)

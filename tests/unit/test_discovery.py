@@ -18,14 +18,17 @@ import pytest
 
 from headless_discovery import (
     AddressAnswer,
+    ConfigurationError,
     DiscoveryError,
     Endpoint,
     Family,
+    InvalidNameError,
     LeastOutstanding,
     NoEndpointsError,
     OutlierEjection,
     RefreshPolicy,
     Resolution,
+    ResolverUnavailableError,
     RoundRobin,
     SrvAnswer,
     SrvRecord,
@@ -394,3 +397,91 @@ def test_a_weight_change_alone_replaces_the_snapshot_but_is_no_event() -> None:
         pods.refresh()
         assert pods.endpoints[0].weight == 10
     assert events == [(1, 0), (0, 1)]
+
+
+class GatedResolver(ScriptedResolver):
+    """Blocks its first lookup until ``release`` is set; later lookups answer at once."""
+
+    def __init__(self, addresses: list[str]) -> None:
+        super().__init__(addresses)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.first = True
+        self.first_answer = list(addresses)
+
+    def resolve_addresses(self, name: str, *, family: Family = "any") -> AddressAnswer:
+        if self.first:
+            self.first = False
+            self.entered.set()
+            self.release.wait(10)
+            return AddressAnswer(name, tuple(self.first_answer), 5.0)
+        return super().resolve_addresses(name, family=family)
+
+
+def test_close_during_the_first_lookup_leaves_no_thread() -> None:
+    resolver = GatedResolver(["10.0.0.1"])
+    fast = RefreshPolicy(min_interval=0.05, max_interval=0.05)
+    pods = Discovery(NAME, resolver=resolver, refresh=fast)
+    starter = threading.Thread(target=pods.start)
+    starter.start()
+    assert resolver.entered.wait(5)
+    pods.close()
+    resolver.release.set()
+    starter.join(5)
+    lookups = resolver.lookups
+    time.sleep(0.3)
+    assert pods._thread is None
+    assert resolver.lookups == lookups  # nothing keeps looking up after close()
+
+
+def test_an_older_lookup_finishing_last_does_not_overwrite_a_newer_one() -> None:
+    resolver = GatedResolver(["10.0.0.1"])
+    pods = Discovery(NAME, resolver=resolver, refresh=QUIET)
+    pods._started = True  # drive lookups by hand: no refresher thread here
+    pods._failure = None
+    slow = threading.Thread(target=pods.refresh)
+    slow.start()
+    assert resolver.entered.wait(5)
+    resolver.addresses = ["10.0.0.2"]
+    pods.refresh()  # began later, finished first
+    resolver.release.set()
+    slow.join(5)
+    assert [ep.address for ep in pods.endpoints] == ["10.0.0.2"]
+    pods.close()
+
+
+class BrokenResolver(ScriptedResolver):
+    def resolve_addresses(self, name: str, *, family: Family = "any") -> AddressAnswer:
+        if self.fail:
+            raise OSError("socket exploded")
+        return super().resolve_addresses(name, family=family)
+
+
+def test_a_resolver_raising_a_foreign_exception_is_a_failed_lookup() -> None:
+    resolver = BrokenResolver(["10.0.0.1"])
+    fast = RefreshPolicy(min_interval=0.05, max_interval=0.05, backoff_base=0.05)
+    with Discovery(NAME, resolver=resolver, refresh=fast) as pods:
+        resolver.fail = True
+        deadline = time.monotonic() + 5
+        while pods.last_error is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert isinstance(pods.last_error, ResolverUnavailableError)
+        assert "OSError: socket exploded" in str(pods.last_error)
+        assert pods.pick().address == "10.0.0.1"  # serve-stale
+        resolver.fail = False
+        resolver.addresses = ["10.0.0.7"]
+        while pods.endpoints[0].address != "10.0.0.7":  # the refresher survived
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+
+
+def test_arguments_are_checked_when_constructed(resolver: ScriptedResolver) -> None:
+    with pytest.raises(ConfigurationError, match="family"):
+        Discovery(NAME, resolver=resolver, family="v4")  # type: ignore[typeddict-item]
+    with pytest.raises(ConfigurationError, match="stale_policy"):
+        Discovery(NAME, resolver=resolver, stale_policy="ignore")  # type: ignore[typeddict-item]
+    with pytest.raises(ConfigurationError, match="either"):
+        Discovery(resolver=resolver)
+    with pytest.raises(InvalidNameError):
+        Discovery(dns_name=".", resolver=resolver)

@@ -103,3 +103,18 @@ def test_resolution_is_a_sequence() -> None:
     assert Endpoint("10.0.0.2") in res
     assert res
     assert not Resolution("x.", ())
+
+
+def test_an_odd_srv_record_is_left_out_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
+    answer = SrvAnswer(
+        "_db._tcp.db.ns.svc.cluster.local.",
+        (
+            SrvRecord("db-0.db.ns.svc.cluster.local", 0, addresses=("10.0.0.1",)),
+            SrvRecord("*", 5432, addresses=("10.0.0.2",)),
+            SrvRecord("db-2.db.ns.svc.cluster.local", 5432, addresses=("10.0.0.3",)),
+        ),
+    )
+    with caplog.at_level("WARNING", logger="headless_discovery"):
+        res = Resolution.from_srv(answer)
+    assert [ep.address for ep in res] == ["10.0.0.3"]
+    assert caplog.text.count("SRV record left out") == 2
