@@ -125,6 +125,15 @@ class ConsistentHash:
         b = h >> shift
         return owners[bisect_left(positions, h, start[b], start[b + 1])]
 
+    def prepare(self, endpoints: Sequence[Endpoint]) -> None:
+        """Build what :meth:`pick` derives from ``endpoints`` now, ahead of the first pick.
+
+        :class:`~headless_discovery.Discovery` calls it on its refresher when the snapshot
+        changes, so that no request pays for it.
+        """
+        if self._snap[0] is not endpoints:
+            self._load(endpoints)
+
     def _load(self, endpoints: Sequence[Endpoint]) -> Ring:
         ring = build_ring(as_tuple(endpoints), self._weights, self._vnodes)
         if cacheable(endpoints):

@@ -109,6 +109,15 @@ class LeastOutstanding:
             load = self._loads.setdefault(endpoint, [])
         return load
 
+    def prepare(self, endpoints: Sequence[Endpoint]) -> None:
+        """Build what :meth:`pick` derives from ``endpoints`` now, ahead of the first pick.
+
+        :class:`~headless_discovery.Discovery` calls it on its refresher when the snapshot
+        changes, so that no request pays for it.
+        """
+        if self._snap[0] is not endpoints:
+            self._load(endpoints)
+
     def _load(self, endpoints: Sequence[Endpoint]) -> _Table:
         eps = as_tuple(endpoints)
         loads = tuple(self._loads.setdefault(ep, []) for ep in eps)

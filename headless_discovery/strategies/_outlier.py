@@ -161,6 +161,12 @@ class OutlierEjection:
             healthy = self._healthy(endpoints)
         return self._pick(healthy, key)
 
+    def prepare(self, endpoints: Sequence[Endpoint]) -> None:
+        """Let the inner strategy prepare for a new snapshot, if it can."""
+        prepare = getattr(self._inner, "prepare", None)
+        if prepare is not None:
+            prepare(endpoints)
+
     def begin(self, endpoint: Endpoint) -> None:
         """Pass ``begin`` on to the inner strategy, if it counts requests in flight."""
         if self._begin is not None:

@@ -70,6 +70,15 @@ class Weighted:
         i = int(r)
         return eps[i] if r - i < prob[i] else alias[i]
 
+    def prepare(self, endpoints: Sequence[Endpoint]) -> None:
+        """Build what :meth:`pick` derives from ``endpoints`` now, ahead of the first pick.
+
+        :class:`~headless_discovery.Discovery` calls it on its refresher when the snapshot
+        changes, so that no request pays for it.
+        """
+        if self._snap[0] is not endpoints:
+            self._load(endpoints)
+
     def _load(self, endpoints: Sequence[Endpoint]) -> _Table:
         candidates, shares = _shares(as_tuple(endpoints), self._weights)
         table = (endpoints, *_alias_table(candidates, shares))

@@ -19,6 +19,7 @@ import pytest
 from headless_discovery import (
     AddressAnswer,
     ConfigurationError,
+    ConsistentHash,
     DiscoveryError,
     Endpoint,
     Family,
@@ -33,7 +34,9 @@ from headless_discovery import (
     SrvAnswer,
     SrvRecord,
     StaleEndpointsError,
+    Strategy,
     WaitTimeoutError,
+    Weighted,
 )
 from headless_discovery.discovery import Discovery
 from tests.support.resolvers import FakeClock, ScriptedResolver
@@ -485,3 +488,20 @@ def test_arguments_are_checked_when_constructed(resolver: ScriptedResolver) -> N
         Discovery(resolver=resolver)
     with pytest.raises(InvalidNameError):
         Discovery(dns_name=".", resolver=resolver)
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [ConsistentHash(), Weighted(random.Random(1)), OutlierEjection(ConsistentHash())],
+    ids=["consistent_hash", "weighted", "outlier(consistent_hash)"],
+)
+def test_the_strategy_prepares_each_new_snapshot_on_the_refresher(
+    resolver: ScriptedResolver, strategy: Strategy
+) -> None:
+    inner = strategy.inner if isinstance(strategy, OutlierEjection) else strategy
+    with Discovery(NAME, resolver=resolver, refresh=QUIET, strategy=strategy) as pods:
+        # Built before any pick: the first request after a change does not pay for it.
+        assert inner._snap[0] is pods.endpoints.endpoints  # type: ignore[attr-defined]
+        resolver.addresses = ["10.0.0.3", "10.0.0.4", "10.0.0.5"]
+        pods.refresh()
+        assert inner._snap[0] is pods.endpoints.endpoints  # type: ignore[attr-defined]
