@@ -25,8 +25,8 @@ from .errors import (
     WaitTimeoutError,
 )
 from .lookup import amongo_uri, aresolve, mongo_uri, resolve, service_name
-from .mongo import build_mongo_srv_uri, build_mongo_uri, mask_password
-from .names import KubernetesName, ServiceName, parse_name
+from .mongo import HostsFrom, OptionValue, build_mongo_srv_uri, build_mongo_uri, mask_password
+from .names import KubernetesName, ServiceName, SrvProtocol, parse_name
 from .pymongo_client import async_mongo_client, mongo_client
 from .refresh import RefreshPolicy
 from .resolvers import (
@@ -53,6 +53,7 @@ from .strategies import (
     acquire,
     strategy_from_name,
 )
+from .trust import Network
 
 
 def __getattr__(name: str) -> str:
@@ -84,11 +85,14 @@ __all__ = [
     "Endpoint",
     "FailureTracking",
     "Family",
+    "HostsFrom",
     "InFlightTracking",
     "InvalidNameError",
     "KubernetesName",
     "LeastOutstanding",
+    "Network",
     "NoEndpointsError",
+    "OptionValue",
     "OutlierEjection",
     "PickFirst",
     "PodEnvironment",
@@ -103,6 +107,7 @@ __all__ = [
     "ServiceName",
     "ServiceNotFoundError",
     "SrvAnswer",
+    "SrvProtocol",
     "SrvRecord",
     "StaleEndpointsError",
     "StalePolicy",

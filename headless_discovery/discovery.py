@@ -34,7 +34,7 @@ from .errors import (
 )
 from .lookup import _plan, _plan_dns_name, service_name
 from .mongo import HostsFrom, OptionValue, build_mongo_uri
-from .names import Protocol, ServiceName
+from .names import ServiceName, SrvProtocol
 from .refresh import RefreshPolicy
 from .resolvers import AsyncResolver, DnsResolver, Resolver
 from .strategies import Strategy, acquire, strategy_from_name
@@ -71,7 +71,7 @@ class DiscoveryOptions(TypedDict, total=False):
     dns_name: str | None
     port: int | None
     srv: str | None
-    protocol: Protocol
+    protocol: SrvProtocol
     family: Family
     strategy: Strategy | str
     refresh: RefreshPolicy | None
@@ -97,7 +97,7 @@ class _DiscoveryCore:
         dns_name: str | None = None,
         port: int | None = None,
         srv: str | None = None,
-        protocol: Protocol = "tcp",
+        protocol: SrvProtocol = "tcp",
         family: Family = "any",
         strategy: Strategy | str = "round_robin",
         refresh: RefreshPolicy | None = None,

@@ -23,7 +23,7 @@ from .endpoints import (
 from .environment import PodEnvironment
 from .errors import ConfigurationError, InvalidNameError, NoEndpointsError
 from .mongo import HostsFrom, OptionValue, build_mongo_srv_uri, build_mongo_uri
-from .names import KubernetesName, Protocol, ServiceName, parse_name
+from .names import KubernetesName, ServiceName, SrvProtocol, parse_name
 from .resolvers import AsyncDnsResolver, AsyncResolver, DnsResolver, Resolver
 from .trust import Network, parse_networks, screen
 
@@ -188,7 +188,7 @@ def _plan(
     *,
     port: int | None,
     srv: str | None,
-    protocol: Protocol,
+    protocol: SrvProtocol,
     family: Family,
     environment: PodEnvironment | None,
     allowed_networks: Iterable[str | Network] | None = None,
@@ -220,7 +220,7 @@ def resolve(
     *,
     port: int | None = None,
     srv: str | None = None,
-    protocol: Protocol = "tcp",
+    protocol: SrvProtocol = "tcp",
     family: Family = "any",
     resolver: Resolver | None = None,
     environment: PodEnvironment | None = None,
@@ -285,7 +285,7 @@ async def aresolve(
     *,
     port: int | None = None,
     srv: str | None = None,
-    protocol: Protocol = "tcp",
+    protocol: SrvProtocol = "tcp",
     family: Family = "any",
     resolver: AsyncResolver | None = None,
     environment: PodEnvironment | None = None,

@@ -23,7 +23,7 @@ from .errors import InvalidNameError
 if TYPE_CHECKING:
     from .environment import PodEnvironment
 
-__all__ = ["KubernetesName", "ServiceName", "parse_name"]
+__all__ = ["KubernetesName", "ServiceName", "SrvProtocol", "parse_name"]
 
 _LABEL_MAX = 63
 _NAME_MAX = 253
@@ -32,7 +32,8 @@ _PROTOCOLS = frozenset({"tcp", "udp", "sctp"})
 _LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
 _LABEL_CHARS = _LOWER | frozenset("0123456789-")
 
-Protocol = Literal["tcp", "udp", "sctp"]
+#: The protocol label of an SRV name: ``_<port>._<protocol>.<service>``.
+SrvProtocol = Literal["tcp", "udp", "sctp"]
 
 
 def _normalise(text: object, what: str) -> str:
@@ -220,7 +221,7 @@ class ServiceName:
         _check_length(fqdn)
         return fqdn
 
-    def srv(self, port_name: str, protocol: Protocol = "tcp") -> str:
+    def srv(self, port_name: str, protocol: SrvProtocol = "tcp") -> str:
         """The SRV name of a named port: ``_<port>._<proto>.<svc>.<ns>.svc.<zone>``.
 
         Raises:

@@ -14,7 +14,7 @@ from typing import cast
 
 from ..discovery import Discovery
 from ..endpoints import Endpoint, Resolution
-from ..names import Protocol
+from ..names import SrvProtocol
 from ..refresh import RefreshPolicy
 from ._common import (
     EXIT_OK,
@@ -163,7 +163,7 @@ def run_watch(args: argparse.Namespace) -> int:
             name.service,
             port=args.port,
             srv=args.srv or name.port_name,
-            protocol=cast("Protocol", name.protocol or "tcp"),
+            protocol=cast("SrvProtocol", name.protocol or "tcp"),
             family=family(args),
             resolver=src.resolver,
             refresh=refresh,
