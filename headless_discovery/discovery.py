@@ -619,6 +619,8 @@ class Discovery(_DiscoveryCore):
         Raises:
             WaitTimeoutError: Fewer endpoints after ``timeout`` seconds; the message says
                 what was seen last and what to check.
+            ConfigurationError: ``count`` is below 1 or ``timeout`` negative.
+            DiscoveryError: The discovery is closed, or was closed while waiting.
         """
         self._check_wait(count, timeout)
         self.start()
@@ -790,6 +792,8 @@ class AsyncDiscovery(_DiscoveryCore):
         Raises:
             WaitTimeoutError: Fewer endpoints after ``timeout`` seconds; the message says
                 what was seen last and what to check.
+            ConfigurationError: ``count`` is below 1 or ``timeout`` negative.
+            DiscoveryError: The discovery is closed, or was closed while waiting.
         """
         import asyncio
 

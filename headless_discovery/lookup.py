@@ -302,6 +302,8 @@ async def aresolve(
         ResolverTimeoutError: No answer in time.
         ResolverUnavailableError: The nameservers failed.
         ConfigurationError: Arguments that do not fit together.
+        UntrustedAnswerError: Every address was dropped by ``allowed_networks`` or the SRV
+            domain rule.
 
     .. versionadded:: 0.1.0
     """
@@ -367,6 +369,8 @@ def mongo_uri(
         ResolverTimeoutError: No answer in time.
         ResolverUnavailableError: The nameservers failed.
         ConfigurationError: Options that pymongo would refuse, or arguments that do not fit.
+        UntrustedAnswerError: Every address was dropped by ``allowed_networks`` or the SRV
+            domain rule.
 
     Example::
 
