@@ -396,8 +396,17 @@ class _DnsCore:
         )
 
     def _check_name(self, name: str) -> str:
+        import dns.exception
+        import dns.name
+
         if not isinstance(name, str) or not name:
             raise InvalidNameError(repr(name), "a DNS name must be a non-empty string")
+        try:
+            # Parsed and encoded once up front: some dnspython versions accept an escape
+            # such as \999 when parsing and only fail when encoding the query.
+            dns.name.from_text(name).to_wire()
+        except (dns.exception.DNSException, ValueError, struct.error) as exc:
+            raise InvalidNameError(name, str(exc) or type(exc).__name__) from None
         return name
 
     @staticmethod
