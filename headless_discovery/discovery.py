@@ -547,14 +547,8 @@ class Discovery(_DiscoveryCore):
 
     def _lookup(self) -> tuple[Resolution | Exception, int]:
         seq = self._next_lookup()
-        query = self._query
         try:
-            if query.srv:
-                answer = query.finish(self._resolver.resolve_srv(query.qname, family=query.family))
-            else:
-                answer = query.finish(
-                    self._resolver.resolve_addresses(query.qname, family=query.family)
-                )
+            answer = self._query.run(self._resolver)
         except DiscoveryError as exc:
             return exc, seq
         except Exception as exc:
@@ -731,16 +725,8 @@ class AsyncDiscovery(_DiscoveryCore):
 
     async def _lookup(self) -> tuple[Resolution | Exception, int]:
         seq = self._next_lookup()
-        query = self._query
         try:
-            if query.srv:
-                answer = await query.afinish(
-                    await self._resolver.aresolve_srv(query.qname, family=query.family)
-                )
-            else:
-                answer = await query.afinish(
-                    await self._resolver.aresolve_addresses(query.qname, family=query.family)
-                )
+            answer = await self._query.arun(self._resolver)
         except DiscoveryError as exc:
             return exc, seq
         except Exception as exc:
