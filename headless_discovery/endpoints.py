@@ -24,6 +24,7 @@ __all__ = [
     "Resolution",
     "SrvAnswer",
     "SrvRecord",
+    "TxtAnswer",
 ]
 
 #: Which address records to ask for: ``"any"`` (A and AAAA), ``"ipv4"`` or ``"ipv6"``.
@@ -183,6 +184,26 @@ class SrvAnswer:
 
     name: str
     records: tuple[SrvRecord, ...]
+    ttl: float | None = None
+    nameserver: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TxtAnswer:
+    """What a resolver found for a TXT query (MongoDB keeps ``mongodb+srv`` options there).
+
+    Attributes:
+        name: The name queried.
+        texts: One string per TXT record, its character-strings joined (RFC 7208's
+            reading), decoded as UTF-8 with undecodable bytes replaced.
+        ttl: Seconds the answer may be cached, when known.
+        nameserver: Which server answered, when known.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    texts: tuple[str, ...]
     ttl: float | None = None
     nameserver: str | None = None
 

@@ -1,12 +1,15 @@
-"""The resolver protocols: what a backend must do, sync and async."""
+"""The resolver protocols: what a backend must do, sync and async, and the optional
+capabilities a backend may add (TXT records, a raw UDP probe). Callers detect a capability
+with ``isinstance(resolver, TxtResolver)``; nothing is found by ``getattr``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ..endpoints import AddressAnswer, Family, SrvAnswer
+from ..endpoints import AddressAnswer, Family, SrvAnswer, TxtAnswer
 
-__all__ = ["AsyncResolver", "Resolver"]
+__all__ = ["AsyncResolver", "AsyncTxtResolver", "Resolver", "TxtResolver", "UdpProbe", "UdpProbing"]
 
 
 @runtime_checkable
@@ -48,4 +51,68 @@ class AsyncResolver(Protocol):
 
     async def aresolve_srv(self, name: str, *, family: Family = "any") -> SrvAnswer:
         """Look up the SRV records of ``name`` and the addresses of their targets."""
+        ...
+
+
+@runtime_checkable
+class TxtResolver(Protocol):
+    """Optional capability: a resolver that can also look up TXT records.
+
+    ``headless-discovery doctor --mongo`` reads the TXT record MongoDB's ``mongodb+srv``
+    takes options from through this protocol. The contract is :class:`Resolver`'s:
+    :class:`~headless_discovery.ServiceNotFoundError` for NXDOMAIN,
+    :class:`~headless_discovery.NoEndpointsError` for a name without TXT records.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def resolve_txt(self, name: str) -> TxtAnswer:
+        """Look up the TXT records of ``name``."""
+        ...
+
+
+@runtime_checkable
+class AsyncTxtResolver(Protocol):
+    """The asyncio twin of :class:`TxtResolver`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    async def aresolve_txt(self, name: str) -> TxtAnswer:
+        """Look up the TXT records of ``name``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class UdpProbe:
+    """One A query sent over UDP without EDNS0 (512-byte limit), as the simplest client does.
+
+    Attributes:
+        server: ``host:port`` that answered.
+        truncated: Whether the TC bit was set.
+        records: How many A records the UDP answer carried.
+
+    .. versionadded:: 0.1.0
+    """
+
+    server: str
+    truncated: bool
+    records: int
+
+
+@runtime_checkable
+class UdpProbing(Protocol):
+    """Optional capability: a resolver that talks to real nameservers and can send one plain
+    UDP query, as ``doctor`` does to see whether the Service's answer fits without EDNS0.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def probe_udp(self, name: str) -> UdpProbe:
+        """Send one A query for ``name`` over UDP without EDNS0 to the first nameserver.
+
+        Raises:
+            ResolverTimeoutError: No answer in time.
+            ResolverUnavailableError: The query failed.
+        """
         ...

@@ -82,6 +82,37 @@ class FailureTracking(Protocol):
         ...
 
 
+@runtime_checkable
+class Preparing(Protocol):
+    """A strategy that builds per-snapshot tables ahead of the first pick (e.g. a hash ring).
+
+    Long-lived discovery calls ``prepare`` on its refresher each time the endpoints change,
+    so the first request after a change does not pay for the tables.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def prepare(self, endpoints: Sequence[Endpoint]) -> None:
+        """Build what picks from ``endpoints`` will need."""
+        ...
+
+
+@runtime_checkable
+class PreparingInSlices(Protocol):
+    """A strategy whose preparation can be done in slices, for an event loop.
+
+    :class:`~headless_discovery.AsyncDiscovery` prefers ``prepare_in_slices`` to
+    ``prepare`` and lets other tasks run between two slices, so a large table never blocks
+    the loop for long. The work is complete once the iterator is exhausted.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def prepare_in_slices(self, endpoints: Sequence[Endpoint]) -> Iterator[None]:
+        """Build what picks from ``endpoints`` will need, yielding between slices of work."""
+        ...
+
+
 @contextmanager
 def acquire(
     strategy: Strategy, endpoints: Sequence[Endpoint], key: str | None = None

@@ -1,0 +1,324 @@
+"""What discovery does, as events: the seam for metrics, tracing and logs.
+
+The cores of the library describe what happened as small frozen events and hand them to
+*hooks*: any callable that takes one event. Install a hook for the whole process with
+:func:`add_hook`, or for one discovery with ``Discovery(..., hooks=[...])``::
+
+    from headless_discovery import instrumentation
+
+    def count_failures(event: instrumentation.Event) -> None:
+        if isinstance(event, instrumentation.LookupFinished) and event.error is not None:
+            failures[event.name] += 1
+
+    remove = instrumentation.add_hook(count_failures)
+    ...
+    remove()
+
+=========================  =================================================================
+event                      when
+=========================  =================================================================
+:class:`LookupFinished`    every lookup ends, one-shot (:func:`~headless_discovery.resolve`)
+                           or a refresh of long-lived discovery, with its outcome
+:class:`EndpointsChanged`  long-lived discovery saw pods come or go
+:class:`StaleServed`       a refresh failed and the last good endpoints are still served
+:class:`EndpointEjected`   :class:`~headless_discovery.OutlierEjection` took a pod out
+:class:`EndpointReturned`  an ejected pod is back in rotation
+=========================  =================================================================
+
+Hooks run synchronously on the thread or task that did the work (the refresher, or the caller
+of a one-shot lookup), so they should be quick; a hook that raises is logged once and never
+breaks discovery. ``pick()`` emits nothing: the hot path costs the same with hooks installed.
+The library's own log records are written by one such hook, which is always installed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from .endpoints import Endpoint, Resolution
+    from .errors import DiscoveryError
+
+__all__ = [
+    "EndpointEjected",
+    "EndpointReturned",
+    "EndpointsChanged",
+    "Event",
+    "Hook",
+    "LookupFinished",
+    "StaleServed",
+    "add_hook",
+]
+
+logger = logging.getLogger("headless_discovery")
+
+
+@dataclass(frozen=True, slots=True)
+class LookupFinished:
+    """A lookup ended, with records or with an error.
+
+    Attributes:
+        name: The name asked (absolute, trailing dot).
+        rdtype: ``"A/AAAA"``, ``"A"``, ``"AAAA"`` or ``"SRV"``.
+        nameserver: The server that answered or failed, when known.
+        duration: Seconds the lookup took, resolver and result building included.
+        records: How many endpoints the answer gave (0 on errors).
+        error: The library's exception for a failed lookup, ``None`` on success.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    rdtype: str
+    nameserver: str | None
+    duration: float
+    records: int
+    error: DiscoveryError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointsChanged:
+    """Long-lived discovery replaced its snapshot: pods came or went.
+
+    Attributes:
+        name: The name followed.
+        added: Endpoints new in this snapshot.
+        removed: Endpoints gone from it.
+        endpoints: The new snapshot.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    added: tuple[Endpoint, ...]
+    removed: tuple[Endpoint, ...]
+    endpoints: Resolution
+
+
+@dataclass(frozen=True, slots=True)
+class StaleServed:
+    """A refresh failed; the last good endpoints are still being served.
+
+    Attributes:
+        name: The name followed.
+        age: Seconds since the last good answer.
+        error: Why the refresh failed.
+        endpoints: How many endpoints are still served.
+        failures: Consecutive failed refreshes, this one included.
+        expired: Whether ``age`` is past ``max_stale`` (served anyway with
+            ``stale_policy="serve"``, refused with ``"fail"``).
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    age: float
+    error: Exception
+    endpoints: int = 0
+    failures: int = 1
+    expired: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointEjected:
+    """Outlier ejection took an endpoint out of rotation.
+
+    Attributes:
+        endpoint: The endpoint ejected.
+        duration: Seconds it stays out, unless it is needed sooner.
+
+    .. versionadded:: 0.1.0
+    """
+
+    endpoint: Endpoint
+    duration: float
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointReturned:
+    """An ejected endpoint is back in rotation.
+
+    .. versionadded:: 0.1.0
+    """
+
+    endpoint: Endpoint
+
+
+#: Everything a hook may receive. New event types may be added: ignore what you do not know.
+Event = Union[LookupFinished, EndpointsChanged, StaleServed, EndpointEjected, EndpointReturned]
+#: A hook: any callable taking one event. Its return value is ignored.
+Hook = Callable[[Event], object]
+
+
+class _Registry:
+    """The process-wide hooks. Copy-on-write: emitting reads one tuple and takes no lock."""
+
+    __slots__ = ("failed", "hooks", "lock")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.hooks: tuple[Hook, ...] = ()
+        # Hooks that raised once already: logged with a traceback only the first time.
+        self.failed: set[int] = set()
+
+
+_registry = _Registry()
+
+
+def add_hook(hook: Hook) -> Callable[[], None]:
+    """Send every event of every discovery in this process to ``hook``.
+
+    Args:
+        hook: Any callable taking one event.
+
+    Returns:
+        A function that removes the hook again (calling it twice is harmless).
+
+    Raises:
+        TypeError: ``hook`` is not callable.
+
+    Example::
+
+        remove = instrumentation.add_hook(print)
+
+    .. versionadded:: 0.1.0
+    """
+    if not callable(hook):
+        raise TypeError(f"a hook must be callable, not {hook!r}")
+    with _registry.lock:
+        _registry.hooks = (*_registry.hooks, hook)
+
+    def remove() -> None:
+        with _registry.lock:
+            hooks = _registry.hooks
+            if hook in hooks:
+                index = hooks.index(hook)
+                _registry.hooks = hooks[:index] + hooks[index + 1 :]
+
+    return remove
+
+
+def _check_hooks(hooks: Iterable[Hook] | None) -> tuple[Hook, ...]:
+    """Per-instance hooks as a tuple, refusing what cannot be called.
+
+    Raises:
+        TypeError: A hook is not callable.
+    """
+    if hooks is None:
+        return ()
+    checked = tuple(hooks)
+    for hook in checked:
+        if not callable(hook):
+            raise TypeError(f"a hook must be callable, not {hook!r}")
+    return checked
+
+
+def _emit(event: Event, local: tuple[Hook, ...] = ()) -> None:
+    """Hand ``event`` to the logging hook, the global hooks, then ``local`` ones."""
+    _log(event)
+    hooks = _registry.hooks
+    for hook in (*hooks, *local) if local else hooks:
+        try:
+            hook(event)
+        except Exception:
+            _report(hook)
+
+
+def _report(hook: Hook) -> None:
+    key = id(hook)
+    with _registry.lock:
+        first = key not in _registry.failed
+        _registry.failed.add(key)
+    if first:
+        logger.exception("the instrumentation hook %r raised; its errors are ignored", hook)
+
+
+def _log(event: Event) -> None:
+    """The library's own log records: one hook among the others, always installed."""
+    if isinstance(event, LookupFinished):
+        if event.error is None and logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "resolved %s to %d endpoints in %.1f ms",
+                event.name,
+                event.records,
+                event.duration * 1000,
+                extra=_fields(event),
+            )
+    elif isinstance(event, EndpointsChanged):
+        logger.info(
+            "%s changed: %d added, %d removed, %d now",
+            event.name,
+            len(event.added),
+            len(event.removed),
+            len(event.endpoints),
+            extra=_fields(event),
+        )
+    elif isinstance(event, StaleServed):
+        if event.expired:
+            logger.warning(
+                "endpoints of %s are %.0f s old, past max_stale; %s: %s",
+                event.name,
+                event.age,
+                "still serving them" if event.endpoints else "nothing to serve",
+                event.error,
+                extra=_fields(event),
+            )
+        else:
+            logger.warning(
+                "lookup of %s failed (attempt %d); serving the last %d endpoints: %s",
+                event.name,
+                event.failures,
+                event.endpoints,
+                event.error,
+                extra=_fields(event),
+            )
+    elif isinstance(event, EndpointEjected):
+        logger.warning(
+            "ejected %s for %.1f s after consecutive failures",
+            event.endpoint.address,
+            event.duration,
+            extra=_fields(event),
+        )
+    else:
+        logger.info("%s is back in rotation", event.endpoint.address, extra=_fields(event))
+
+
+def _fields(event: Event) -> dict[str, object]:
+    """The event's fields as ``extra`` of a log record, for structured (JSON) formatters."""
+    if isinstance(event, LookupFinished):
+        return {
+            "hd_event": "lookup_finished",
+            "service": event.name,
+            "rdtype": event.rdtype,
+            "nameserver": event.nameserver,
+            "duration": event.duration,
+            "records": event.records,
+            "outcome": "ok" if event.error is None else type(event.error).__name__,
+        }
+    if isinstance(event, EndpointsChanged):
+        return {
+            "hd_event": "endpoints_changed",
+            "service": event.name,
+            "added": len(event.added),
+            "removed": len(event.removed),
+            "endpoints": len(event.endpoints),
+        }
+    if isinstance(event, StaleServed):
+        return {
+            "hd_event": "stale_served",
+            "service": event.name,
+            "age": event.age,
+            "endpoints": event.endpoints,
+            "outcome": type(event.error).__name__,
+        }
+    if isinstance(event, EndpointEjected):
+        return {
+            "hd_event": "endpoint_ejected",
+            "endpoint": event.endpoint.address,
+            "duration": event.duration,
+        }
+    return {"hd_event": "endpoint_returned", "endpoint": event.endpoint.address}
