@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, overload
+from typing import Literal, cast, overload
 
 from .errors import ConfigurationError, InvalidNameError
 
@@ -37,6 +37,20 @@ _DIGITS = re.compile(r"(\d+)")
 logger = logging.getLogger("headless_discovery")
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _DOTTED_QUAD = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
+
+
+_FAMILIES = ("any", "ipv4", "ipv6")
+
+
+def check_family(family: object) -> Family:
+    """``family`` as a :data:`Family`: the one check every resolver and planner uses.
+
+    Raises:
+        ConfigurationError: It is not ``"any"``, ``"ipv4"`` or ``"ipv6"``.
+    """
+    if isinstance(family, str) and family in _FAMILIES:
+        return cast("Family", family)
+    raise ConfigurationError(f"family must be 'any', 'ipv4' or 'ipv6', not {family!r}")
 
 
 def _check_u16(value: object, what: str, *, low: int = 0) -> None:

@@ -23,7 +23,7 @@ from .endpoints import (
 from .environment import PodEnvironment
 from .errors import ConfigurationError, InvalidNameError, NoEndpointsError
 from .mongo import HostsFrom, OptionValue, build_mongo_srv_uri, build_mongo_uri
-from .names import KubernetesName, ServiceName, SrvProtocol, parse_name
+from .names import KubernetesName, ServiceName, SrvProtocol, parse_name, srv_parent_domain
 from .resolvers import AsyncDnsResolver, AsyncResolver, DnsResolver, Resolver
 from .trust import Network, parse_networks, screen
 
@@ -209,7 +209,7 @@ def _plan(
     srv_domain = None
     if target.port_name is not None:
         # pymongo's rule for mongodb+srv: targets must lie under the host's parent domain.
-        srv_domain = target.service.fqdn.partition(".")[2]
+        srv_domain = srv_parent_domain(target.service.fqdn)
     return _Query(
         target.fqdn + ".", target.port_name is not None, port, family, networks, srv_domain
     )

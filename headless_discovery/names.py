@@ -361,3 +361,24 @@ def parse_name(text: str, *, environment: PodEnvironment | None = None) -> Kuber
     result = KubernetesName(service, hostname, port_name, protocol)
     _check_length(result.fqdn)
     return result
+
+
+def srv_parent_domain(host: str) -> str:
+    """The domain SRV targets of ``host`` must lie in: ``host`` without its first label.
+
+    This is the rule of MongoDB's ``mongodb+srv`` (every driver applies it), and the one
+    discovery applies to the SRV records of a Service: for
+    ``mongodb.db.svc.cluster.local`` it is ``db.svc.cluster.local``.
+    """
+    return host.lower().rstrip(".").partition(".")[2]
+
+
+def in_srv_parent_domain(target: str | None, parent: str) -> bool:
+    """Whether the SRV ``target`` lies in ``parent`` (see :func:`srv_parent_domain`).
+
+    As the drivers check it: the target without its first label ends with ``parent``.
+    """
+    if target is None or not parent:
+        return False
+    want = parent.lower().rstrip(".").split(".")
+    return target.lower().rstrip(".").split(".")[1:][-len(want) :] == want

@@ -15,6 +15,7 @@ from typing import Union
 
 from .endpoints import Endpoint, Resolution
 from .errors import ConfigurationError, UntrustedAnswerError
+from .names import in_srv_parent_domain
 
 __all__ = ["Network", "parse_networks", "screen"]
 
@@ -47,10 +48,6 @@ def parse_networks(networks: Iterable[str | Network] | None) -> tuple[Network, .
     return tuple(parsed)
 
 
-def _in_domain(hostname: str | None, domain: str) -> bool:
-    return hostname is not None and hostname.endswith("." + domain)
-
-
 def screen(
     result: Resolution, *, networks: tuple[Network, ...] = (), srv_domain: str | None = None
 ) -> Resolution:
@@ -68,7 +65,7 @@ def screen(
     for ep in result:
         if networks and not any(ep.ip in net for net in networks):
             dropped.append((ep, "outside allowed_networks"))
-        elif srv_domain is not None and not _in_domain(ep.hostname, srv_domain):
+        elif srv_domain is not None and not in_srv_parent_domain(ep.hostname, srv_domain):
             dropped.append((ep, f"SRV target not inside {srv_domain}"))
         else:
             kept.append(ep)
