@@ -8,8 +8,18 @@ MongoDB connection string that follows the replica set::
     uri = mongo_uri("mongodb-headless-service", namespace="infrastructure", replica_set="rs0")
 """
 
+from . import instrumentation
 from .discovery import AsyncDiscovery, ChangeCallback, Discovery, DiscoveryOptions, StalePolicy
-from .endpoints import AddressAnswer, Endpoint, Family, Resolution, SrvAnswer, SrvRecord
+from .endpoints import (
+    AddressAnswer,
+    Endpoint,
+    Family,
+    HostPort,
+    Resolution,
+    SrvAnswer,
+    SrvRecord,
+    TxtAnswer,
+)
 from .environment import PodEnvironment
 from .errors import (
     ConfigurationError,
@@ -25,7 +35,14 @@ from .errors import (
     WaitTimeoutError,
 )
 from .lookup import amongo_uri, aresolve, mongo_uri, resolve, service_name
-from .mongo import HostsFrom, OptionValue, build_mongo_srv_uri, build_mongo_uri, mask_password
+from .mongo import (
+    HostsFrom,
+    MongoOptions,
+    OptionValue,
+    build_mongo_srv_uri,
+    build_mongo_uri,
+    mask_password,
+)
 from .names import KubernetesName, ServiceName, SrvProtocol, parse_name
 from .pymongo_client import async_mongo_client, mongo_client
 from .refresh import RefreshPolicy
@@ -37,6 +54,7 @@ from .resolvers import (
     StaticResolver,
     SystemResolver,
 )
+from .resolvers._base import AsyncTxtResolver, TxtResolver
 from .seeds import build_seed_list, seed_list
 from .strategies import (
     STRATEGY_NAMES,
@@ -46,6 +64,8 @@ from .strategies import (
     LeastOutstanding,
     OutlierEjection,
     PickFirst,
+    Preparing,
+    PreparingInSlices,
     Random,
     RoundRobin,
     Strategy,
@@ -75,6 +95,7 @@ __all__ = [
     "AsyncDiscovery",
     "AsyncDnsResolver",
     "AsyncResolver",
+    "AsyncTxtResolver",
     "ChangeCallback",
     "ConfigurationError",
     "ConsistentHash",
@@ -85,17 +106,21 @@ __all__ = [
     "Endpoint",
     "FailureTracking",
     "Family",
+    "HostPort",
     "HostsFrom",
     "InFlightTracking",
     "InvalidNameError",
     "KubernetesName",
     "LeastOutstanding",
+    "MongoOptions",
     "Network",
     "NoEndpointsError",
     "OptionValue",
     "OutlierEjection",
     "PickFirst",
     "PodEnvironment",
+    "Preparing",
+    "PreparingInSlices",
     "Random",
     "RefreshPolicy",
     "Resolution",
@@ -114,6 +139,8 @@ __all__ = [
     "StaticResolver",
     "Strategy",
     "SystemResolver",
+    "TxtAnswer",
+    "TxtResolver",
     "UntrustedAnswerError",
     "WaitTimeoutError",
     "Weighted",
@@ -125,6 +152,7 @@ __all__ = [
     "build_mongo_srv_uri",
     "build_mongo_uri",
     "build_seed_list",
+    "instrumentation",
     "mask_password",
     "mongo_client",
     "mongo_uri",

@@ -324,3 +324,69 @@ def _answer_key(answer: AddressAnswer | SrvAnswer) -> frozenset[object]:
             for address in rec.addresses
         )
     return frozenset(answer.addresses)
+
+
+#: A member as pymongo's ``nodelist`` and many clients give it: ``(host, port)``.
+HostPort = tuple[str, int]
+
+
+def seed_entries(
+    endpoints: Iterable[Endpoint | HostPort],
+    *,
+    hosts: Literal["ip", "hostname"],
+    what: str,
+    prefix: str = "",
+) -> list[str]:
+    """``host:port`` entries for a seed list or connection string, each host once, in order.
+
+    The one formatter behind :func:`~headless_discovery.build_seed_list` and the MongoDB
+    URIs. ``(host, port)`` pairs are written as given (IPv6 bracketed).
+
+    Raises:
+        ConfigurationError: Nothing to list, an item that is neither an :class:`Endpoint`
+            nor a ``(host, port)`` pair, or an endpoint without a hostname for
+            ``hosts="hostname"``.
+    """
+    use_hostname = hosts == "hostname"
+    entries: dict[str, None] = {}
+    for item in endpoints:
+        if isinstance(item, Endpoint):
+            if use_hostname and item.hostname is None:
+                raise ConfigurationError(
+                    f"endpoint {item.address} has no hostname; resolve the Service's SRV "
+                    "records to list hostnames, or use hosts='ip'"
+                )
+            entry = item.netloc(use_hostname=use_hostname)
+        else:
+            entry = _host_port(item)
+        entries[prefix + entry] = None
+    if not entries:
+        raise ConfigurationError(f"{what} needs at least one endpoint")
+    return list(entries)
+
+
+def _host_port(item: object) -> str:
+    if (
+        isinstance(item, tuple)
+        and len(item) == 2
+        and isinstance(item[0], str)
+        and item[0]
+        and not isinstance(item[1], bool)
+        and isinstance(item[1], int)
+    ):
+        host, port = item
+        _check_u16(port, "the port", low=1)
+        if any(c in host for c in "/?#@,[] ") or (":" in host and not _is_ipv6(host)):
+            raise ConfigurationError(f"{host!r} is not a host name or IP address")
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    raise ConfigurationError(
+        f"expected an Endpoint or a (host, port) pair such as ('10.244.0.5', 27017), "
+        f"not {type(item).__name__} {item!r}"
+    )
+
+
+def _is_ipv6(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).version == 6
+    except ValueError:
+        return False

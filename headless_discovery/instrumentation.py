@@ -19,6 +19,8 @@ event                      when
 =========================  =================================================================
 :class:`LookupFinished`    every lookup ends, one-shot (:func:`~headless_discovery.resolve`)
                            or a refresh of long-lived discovery, with its outcome
+:class:`RefreshFinished`   long-lived discovery applied a refresh: changed, unchanged,
+                           empty or failed
 :class:`EndpointsChanged`  long-lived discovery saw pods come or go
 :class:`StaleServed`       a refresh failed and the last good endpoints are still served
 :class:`EndpointEjected`   :class:`~headless_discovery.OutlierEjection` took a pod out
@@ -37,7 +39,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Literal, Union
 
 if TYPE_CHECKING:
     from .endpoints import Endpoint, Resolution
@@ -50,6 +52,7 @@ __all__ = [
     "Event",
     "Hook",
     "LookupFinished",
+    "RefreshFinished",
     "StaleServed",
     "add_hook",
 ]
@@ -100,6 +103,28 @@ class EndpointsChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class RefreshFinished:
+    """Long-lived discovery folded the outcome of a lookup into its state.
+
+    Attributes:
+        name: The name followed.
+        outcome: ``"changed"`` (pods came or went), ``"unchanged"``, ``"empty"`` (NXDOMAIN
+            or NODATA: no ready pod) or ``"failed"`` (the last good endpoints stay).
+        endpoints: How many endpoints are served now.
+        error: Why the lookup failed or came back empty, else ``None``.
+        stale: Whether the endpoints served are stale (a :class:`StaleServed` follows).
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    outcome: Literal["changed", "unchanged", "empty", "failed"]
+    endpoints: int
+    error: Exception | None = None
+    stale: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class StaleServed:
     """A refresh failed; the last good endpoints are still being served.
 
@@ -111,6 +136,8 @@ class StaleServed:
         failures: Consecutive failed refreshes, this one included.
         expired: Whether ``age`` is past ``max_stale`` (served anyway with
             ``stale_policy="serve"``, refused with ``"fail"``).
+        first: Whether this is the first such event of its kind in this outage (the
+            first failure, or the first past ``max_stale``).
 
     .. versionadded:: 0.1.0
     """
@@ -121,6 +148,7 @@ class StaleServed:
     endpoints: int = 0
     failures: int = 1
     expired: bool = False
+    first: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +177,14 @@ class EndpointReturned:
 
 
 #: Everything a hook may receive. New event types may be added: ignore what you do not know.
-Event = Union[LookupFinished, EndpointsChanged, StaleServed, EndpointEjected, EndpointReturned]
+Event = Union[
+    LookupFinished,
+    RefreshFinished,
+    EndpointsChanged,
+    StaleServed,
+    EndpointEjected,
+    EndpointReturned,
+]
 #: A hook: any callable taking one event. Its return value is ignored.
 Hook = Callable[[Event], object]
 
@@ -248,6 +283,16 @@ def _log(event: Event) -> None:
                 event.duration * 1000,
                 extra=_fields(event),
             )
+    elif isinstance(event, RefreshFinished):
+        if event.outcome == "failed" and not event.stale:
+            logger.warning("lookup of %s failed: %s", event.name, event.error, extra=_fields(event))
+    elif isinstance(event, EndpointsChanged) and not event.endpoints:
+        logger.warning(
+            "%s has no endpoints now (%d removed)",
+            event.name,
+            len(event.removed),
+            extra=_fields(event),
+        )
     elif isinstance(event, EndpointsChanged):
         logger.info(
             "%s changed: %d added, %d removed, %d now",
@@ -258,7 +303,7 @@ def _log(event: Event) -> None:
             extra=_fields(event),
         )
     elif isinstance(event, StaleServed):
-        if event.expired:
+        if event.expired and event.first:
             logger.warning(
                 "endpoints of %s are %.0f s old, past max_stale; %s: %s",
                 event.name,
@@ -267,7 +312,7 @@ def _log(event: Event) -> None:
                 event.error,
                 extra=_fields(event),
             )
-        else:
+        elif not event.expired:
             logger.warning(
                 "lookup of %s failed (attempt %d); serving the last %d endpoints: %s",
                 event.name,
@@ -298,6 +343,13 @@ def _fields(event: Event) -> dict[str, object]:
             "duration": event.duration,
             "records": event.records,
             "outcome": "ok" if event.error is None else type(event.error).__name__,
+        }
+    if isinstance(event, RefreshFinished):
+        return {
+            "hd_event": "refresh_finished",
+            "service": event.name,
+            "outcome": event.outcome,
+            "endpoints": event.endpoints,
         }
     if isinstance(event, EndpointsChanged):
         return {

@@ -6,213 +6,146 @@ afresh; for an application that lives longer than its pods, see long-lived disco
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from itertools import islice
 
-from .endpoints import (
-    AddressAnswer,
-    Endpoint,
-    Family,
-    Resolution,
-    SrvAnswer,
-    _answer_key,
-    _endpoints_of,
-)
+from .endpoints import AddressAnswer, Endpoint, Family, Resolution, SrvAnswer
 from .environment import PodEnvironment
-from .errors import ConfigurationError, InvalidNameError, NoEndpointsError
-from .mongo import HostsFrom, OptionValue, build_mongo_srv_uri, build_mongo_uri
-from .names import KubernetesName, ServiceName, SrvProtocol, parse_name, srv_parent_domain
+from .errors import DiscoveryError, ResolverUnavailableError
+from .instrumentation import Hook, LookupFinished, _emit
+from .mongo import HostsFrom, MongoOptions, OptionValue
+from .names import ServiceName, SrvProtocol
+from .plan import (
+    SLICE,
+    LookupPlan,
+    MongoPlan,
+    ResultBuilder,
+    plan_mongo,
+    plan_service,
+    service_name,
+)
 from .resolvers import AsyncDnsResolver, AsyncResolver, DnsResolver, Resolver
-from .trust import Network, parse_networks, screen
+from .trust import Network
 
 __all__ = ["amongo_uri", "aresolve", "mongo_uri", "resolve", "service_name"]
 
-logger = logging.getLogger("headless_discovery")
 
-# Endpoints built between two turns of the event loop (about a millisecond on a slow CPU).
-_SLICE = 128
+# -- the drivers: ask the resolver, time it, report it; mirrored ------------------------------
 
 
-def service_name(
-    service: ServiceName | str,
+@contextmanager
+def _resolver_errors(resolver: object, plan: LookupPlan) -> Iterator[None]:
+    """The boundary for resolvers we do not know: anything but our own errors (a custom
+    resolver's bug, an ``OSError``) becomes a failed lookup, so callers and the refresher
+    see one exception tree."""
+    try:
+        yield
+    except DiscoveryError:
+        raise
+    except Exception as exc:
+        raise ResolverUnavailableError(
+            f"the resolver {resolver!r} raised {type(exc).__name__}: {exc}",
+            name=plan.qname,
+            rdtype=plan.rdtype,
+        ) from exc
+
+
+def _finished(
+    plan: LookupPlan, started: float, clock: Callable[[], float], hooks: tuple[Hook, ...]
+) -> Callable[[Resolution | DiscoveryError], None]:
+    def report(outcome: Resolution | DiscoveryError) -> None:
+        if isinstance(outcome, Resolution):
+            event = LookupFinished(
+                plan.qname, plan.rdtype, outcome.nameserver, clock() - started, len(outcome)
+            )
+        else:
+            nameserver = getattr(outcome, "nameserver", None)
+            event = LookupFinished(
+                plan.qname, plan.rdtype, nameserver, clock() - started, 0, outcome
+            )
+        _emit(event, hooks)
+
+    return report
+
+
+def run(
+    plan: LookupPlan,
+    resolver: Resolver,
+    builder: ResultBuilder | None = None,
     *,
-    namespace: str | None = None,
-    cluster_domain: str | None = None,
-    environment: PodEnvironment | None = None,
-) -> ServiceName:
-    """A :class:`ServiceName` from a name object, a bare name plus namespace, or any form.
-
-    ``service`` may be a :class:`ServiceName`, a bare Service name completed by
-    ``namespace`` and ``cluster_domain`` (detected when ``None``), or a string in any
-    accepted form (``svc.ns``, the FQDN) when neither is given.
+    hooks: tuple[Hook, ...] = (),
+    clock: Callable[[], float] = time.perf_counter,
+) -> Resolution:
+    """Ask ``resolver`` as ``plan`` says and build the checked result (the sync driver).
 
     Raises:
-        InvalidNameError: The name is not valid.
-        ConfigurationError: ``namespace``/``cluster_domain`` given with a name that already
-            has them.
-
-    .. versionadded:: 0.1.0
+        ResolutionError: The lookup failed, or nothing usable was left.
+        InvalidNameError: The resolver refused the name.
     """
-    if isinstance(service, ServiceName):
-        if namespace is not None or cluster_domain is not None:
-            raise ConfigurationError(
-                "namespace and cluster_domain cannot be given with a ServiceName; they are "
-                "part of it"
-            )
-        return service
-    if (namespace is not None or cluster_domain is not None) and isinstance(service, str):
-        if "." in service.rstrip("."):
-            raise ConfigurationError(
-                f"{service!r} already names a namespace or domain; give the bare Service "
-                "name with namespace=/cluster_domain=, or the full name alone"
-            )
-        return ServiceName(service, namespace, cluster_domain, environment=environment)
-    return ServiceName.parse(service, environment=environment)
-
-
-def _check_port(port: int | None) -> None:
-    if port is not None and (
-        not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536
-    ):
-        raise ConfigurationError(f"port must be an integer from 1 to 65535, not {port!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class _Query:
-    """What to ask a resolver for: decided once, shared by the sync and async paths."""
-
-    qname: str
-    srv: bool
-    port: int | None
-    family: Family
-    networks: tuple[Network, ...] = ()
-    srv_domain: str | None = None
-
-    # The last answer and the snapshot made of it. A long-lived discovery gets the same
-    # answer refresh after refresh: rebuilding a thousand endpoints every time would cost
-    # milliseconds of CPU, and on an event loop the garbage collector's pauses.
-    _last: list[tuple[frozenset[object], Resolution]] = field(
-        default_factory=list, compare=False, repr=False
-    )
-
-    def finish(self, answer: AddressAnswer | SrvAnswer) -> Resolution:
-        key, result = self._reuse(answer)
-        if result is None:
-            if isinstance(answer, SrvAnswer):
-                result = Resolution.from_srv(answer)
+    builder = builder if builder is not None else ResultBuilder(plan)
+    report = _finished(plan, clock(), clock, hooks)
+    try:
+        with _resolver_errors(resolver, plan):
+            answer: AddressAnswer | SrvAnswer
+            if plan.srv:
+                answer = resolver.resolve_srv(plan.qname, family=plan.family)
             else:
-                result = Resolution.from_addresses(answer, self.port)
-            self._last[:] = [(key, result)]
-        return self._checked(result)
+                answer = resolver.resolve_addresses(plan.qname, family=plan.family)
+        result = builder.known(answer)
+        if result is not None:
+            result = builder.plan.check(result)
+        else:
+            result = builder.finish(answer, builder.parts(answer))
+    except DiscoveryError as exc:
+        report(exc)
+        raise
+    report(result)
+    return result
 
-    async def afinish(self, answer: AddressAnswer | SrvAnswer) -> Resolution:
-        """:meth:`finish` for the event loop: a thousand endpoints take milliseconds to
-        build, so they are built in slices with a turn of the loop in between."""
-        import asyncio
 
-        key, result = self._reuse(answer)
-        if result is None:
+async def arun(
+    plan: LookupPlan,
+    resolver: AsyncResolver,
+    builder: ResultBuilder | None = None,
+    *,
+    hooks: tuple[Hook, ...] = (),
+    clock: Callable[[], float] = time.perf_counter,
+) -> Resolution:
+    """The asyncio driver, mirroring :func:`run`: a thousand endpoints are built in slices,
+    with a turn of the event loop in between.
+
+    Raises:
+        ResolutionError: The lookup failed, or nothing usable was left.
+        InvalidNameError: The resolver refused the name.
+    """
+    import asyncio
+
+    builder = builder if builder is not None else ResultBuilder(plan)
+    report = _finished(plan, clock(), clock, hooks)
+    try:
+        with _resolver_errors(resolver, plan):
+            answer: AddressAnswer | SrvAnswer
+            if plan.srv:
+                answer = await resolver.aresolve_srv(plan.qname, family=plan.family)
+            else:
+                answer = await resolver.aresolve_addresses(plan.qname, family=plan.family)
+        result = builder.known(answer)
+        if result is not None:
+            result = builder.plan.check(result)
+        else:
             endpoints: list[Endpoint] = []
-            source = _endpoints_of(answer, self.port)
-            while chunk := list(islice(source, _SLICE)):
+            parts = builder.parts(answer)
+            while chunk := list(islice(parts, SLICE)):
                 endpoints.extend(chunk)
                 await asyncio.sleep(0)
-            result = Resolution.from_endpoints(
-                answer.name, endpoints, ttl=answer.ttl, nameserver=answer.nameserver
-            )
-            self._last[:] = [(key, result)]
-        return self._checked(result)
-
-    def run(self, resolver: Resolver) -> Resolution:
-        """Ask ``resolver`` and build the result (the sync driver)."""
-        if self.srv:
-            return self.finish(resolver.resolve_srv(self.qname, family=self.family))
-        return self.finish(resolver.resolve_addresses(self.qname, family=self.family))
-
-    async def arun(self, resolver: AsyncResolver) -> Resolution:
-        """Ask ``resolver`` and build the result (the async driver, mirroring :meth:`run`)."""
-        if self.srv:
-            return await self.afinish(await resolver.aresolve_srv(self.qname, family=self.family))
-        return await self.afinish(await resolver.aresolve_addresses(self.qname, family=self.family))
-
-    def _reuse(
-        self, answer: AddressAnswer | SrvAnswer
-    ) -> tuple[frozenset[object], Resolution | None]:
-        """The key of ``answer``, and the last snapshot with this answer's TTL if it had the
-        same records (then its endpoints are reused as they are)."""
-        key = _answer_key(answer)
-        last = self._last
-        if last and last[0][0] == key:
-            known = last[0][1]
-            return key, Resolution(known.name, known.endpoints, answer.ttl, answer.nameserver)
-        return key, None
-
-    def _checked(self, result: Resolution) -> Resolution:
-        result = screen(result, networks=self.networks, srv_domain=self.srv_domain)
-        if not result:
-            raise NoEndpointsError(
-                f"{self.qname} answered, but no record gave a usable address",
-                name=self.qname,
-                rdtype="SRV" if self.srv else "A/AAAA",
-                nameserver=result.nameserver,
-            )
-        logger.debug("resolved %s to %d endpoints (ttl %s)", self.qname, len(result), result.ttl)
-        return result
-
-
-def _check_family(family: object) -> None:
-    if family not in ("any", "ipv4", "ipv6"):
-        raise ConfigurationError(f"family must be 'any', 'ipv4' or 'ipv6', not {family!r}")
-
-
-def _plan_dns_name(
-    dns_name: str,
-    *,
-    port: int | None,
-    family: Family,
-    allowed_networks: Iterable[str | Network] | None = None,
-) -> _Query:
-    """A plain DNS name (not Kubernetes): any name with many address records works."""
-    _check_port(port)
-    _check_family(family)
-    if not isinstance(dns_name, str) or not dns_name.strip("."):
-        raise InvalidNameError(repr(dns_name), "the DNS name must be a non-empty string")
-    qname = dns_name if dns_name.endswith(".") else dns_name + "."
-    return _Query(qname.lower(), False, port, family, parse_networks(allowed_networks))
-
-
-def _plan(
-    name: ServiceName | str,
-    *,
-    port: int | None,
-    srv: str | None,
-    protocol: SrvProtocol,
-    family: Family,
-    environment: PodEnvironment | None,
-    allowed_networks: Iterable[str | Network] | None = None,
-) -> _Query:
-    _check_port(port)
-    _check_family(family)
-    networks = parse_networks(allowed_networks)
-    if isinstance(name, ServiceName):
-        target = KubernetesName(name)
-    else:
-        target = parse_name(name, environment=environment)
-    if srv is not None:
-        if target.hostname is not None or target.port_name is not None:
-            raise ConfigurationError("srv= needs a Service name, not a per-pod or SRV name")
-        target = KubernetesName(target.service, None, srv.lower(), protocol)
-    if target.port_name is not None and port is not None:
-        raise ConfigurationError("port= cannot be used with SRV records: they carry the port")
-    srv_domain = None
-    if target.port_name is not None:
-        # pymongo's rule for mongodb+srv: targets must lie under the host's parent domain.
-        srv_domain = srv_parent_domain(target.service.fqdn)
-    return _Query(
-        target.fqdn + ".", target.port_name is not None, port, family, networks, srv_domain
-    )
+            result = builder.finish(answer, endpoints)
+    except DiscoveryError as exc:
+        report(exc)
+        raise
+    report(result)
+    return result
 
 
 def resolve(
@@ -268,7 +201,7 @@ def resolve(
 
     .. versionadded:: 0.1.0
     """
-    query = _plan(
+    plan = plan_service(
         name,
         port=port,
         srv=srv,
@@ -277,7 +210,7 @@ def resolve(
         environment=environment,
         allowed_networks=allowed_networks,
     )
-    return query.run(resolver if resolver is not None else DnsResolver())
+    return run(plan, resolver if resolver is not None else DnsResolver())
 
 
 async def aresolve(
@@ -307,7 +240,7 @@ async def aresolve(
 
     .. versionadded:: 0.1.0
     """
-    query = _plan(
+    plan = plan_service(
         name,
         port=port,
         srv=srv,
@@ -316,7 +249,7 @@ async def aresolve(
         environment=environment,
         allowed_networks=allowed_networks,
     )
-    return await query.arun(resolver if resolver is not None else AsyncDnsResolver())
+    return await arun(plan, resolver if resolver is not None else AsyncDnsResolver())
 
 
 def mongo_uri(
@@ -380,7 +313,7 @@ def mongo_uri(
 
     .. versionadded:: 0.1.0
     """
-    plan = _plan_mongo(
+    plan = _mongo_plan(
         service,
         namespace=namespace,
         cluster_domain=cluster_domain,
@@ -396,9 +329,9 @@ def mongo_uri(
         lookup_options=resolver is not None or allowed_networks is not None,
         allowed_networks=allowed_networks,
     )
-    if plan.query is None:
-        return plan.finish(())
-    return plan.finish(plan.query.run(resolver if resolver is not None else DnsResolver()))
+    if plan.lookup is None:
+        return plan.uri(())
+    return plan.uri(run(plan.lookup, resolver if resolver is not None else DnsResolver()))
 
 
 async def amongo_uri(
@@ -435,7 +368,7 @@ async def amongo_uri(
 
     .. versionadded:: 0.1.0
     """
-    plan = _plan_mongo(
+    plan = _mongo_plan(
         service,
         namespace=namespace,
         cluster_domain=cluster_domain,
@@ -451,49 +384,14 @@ async def amongo_uri(
         lookup_options=resolver is not None or allowed_networks is not None,
         allowed_networks=allowed_networks,
     )
-    if plan.query is None:
-        return plan.finish(())
-    return plan.finish(
-        await plan.query.arun(resolver if resolver is not None else AsyncDnsResolver())
+    if plan.lookup is None:
+        return plan.uri(())
+    return plan.uri(
+        await arun(plan.lookup, resolver if resolver is not None else AsyncDnsResolver())
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _MongoPlan:
-    """The decisions of :func:`mongo_uri`, shared by its sync and async drivers: the lookup
-    to make (none for ``mongodb+srv``) and how to write the URI of its result."""
-
-    query: _Query | None
-    hosts: HostsFrom
-    srv_host: str | None
-    replica_set: str | None
-    username: str | None
-    password: str | None = field(repr=False)
-    database: str | None
-    options: Mapping[str, OptionValue] | None
-
-    def finish(self, endpoints: Iterable[Endpoint]) -> str:
-        if self.srv_host is not None:
-            return build_mongo_srv_uri(
-                self.srv_host,
-                replica_set=self.replica_set,
-                username=self.username,
-                password=self.password,
-                database=self.database,
-                options=self.options,
-            )
-        return build_mongo_uri(
-            endpoints,
-            hosts=self.hosts,
-            replica_set=self.replica_set,
-            username=self.username,
-            password=self.password,
-            database=self.database,
-            options=self.options,
-        )
-
-
-def _plan_mongo(
+def _mongo_plan(
     service: ServiceName | str,
     *,
     namespace: str | None,
@@ -509,42 +407,18 @@ def _plan_mongo(
     port_name: str,
     lookup_options: bool,
     allowed_networks: Iterable[str | Network] | None,
-) -> _MongoPlan:
-    svc = service_name(service, namespace=namespace, cluster_domain=cluster_domain)
-    if srv:
-        if hosts is not None:
-            raise ConfigurationError("hosts= has no meaning with srv=True: the driver resolves")
-        if lookup_options:
-            # Silently dropping a security option would be worse than refusing it.
-            raise ConfigurationError(
-                "resolver= and allowed_networks= have no effect with srv=True: the driver "
-                "looks up the SRV records itself"
-            )
-        merged = dict(options or {})
-        if port_name != "mongodb":
-            merged.setdefault("srvServiceName", port_name)
-        return _MongoPlan(None, "ip", svc.fqdn, replica_set, username, password, database, merged)
-    hosts = hosts or "ip"
-    if hosts == "hostname":
-        query = _plan(
-            svc,
-            port=None,
-            srv=port_name,
-            protocol="tcp",
-            family="any",
-            environment=None,
-            allowed_networks=allowed_networks,
-        )
-    elif hosts == "ip":
-        query = _plan(
-            svc,
-            port=port,
-            srv=None,
-            protocol="tcp",
-            family="any",
-            environment=None,
-            allowed_networks=allowed_networks,
-        )
-    else:
-        raise ConfigurationError(f"hosts must be 'ip' or 'hostname', not {hosts!r}")
-    return _MongoPlan(query, hosts, None, replica_set, username, password, database, options)
+) -> MongoPlan:
+    """The keyword arguments of the public functions, as one :class:`MongoOptions` and a
+    plan: checked once, before any lookup."""
+    return plan_mongo(
+        service,
+        MongoOptions(replica_set, username, password, database, options),
+        namespace=namespace,
+        cluster_domain=cluster_domain,
+        port=port,
+        hosts=hosts,
+        srv=srv,
+        port_name=port_name,
+        lookup_options=lookup_options,
+        allowed_networks=allowed_networks,
+    )

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal, Union
 from urllib.parse import quote_plus
 
-from .endpoints import Endpoint
+from .endpoints import Endpoint, HostPort, seed_entries
 from .errors import ConfigurationError
 
 __all__ = [
     "HostsFrom",
+    "MongoOptions",
     "OptionValue",
     "build_mongo_srv_uri",
     "build_mongo_uri",
@@ -37,6 +40,18 @@ _RAW_FORBIDDEN = frozenset("&;=#%?/")
 _BAD_DATABASE_CHARS = frozenset('/\\. "$\x00')
 
 
+def _check_text(value: str, what: str) -> None:
+    """Refuse text that cannot be written as UTF-8 (a lone surrogate, e.g. from a
+    mis-decoded environment variable), naming the field and never the value: the error
+    must not carry a password, not even in a chained ``UnicodeEncodeError``."""
+    for index, char in enumerate(value):
+        if "\ud800" <= char <= "\udfff":
+            raise ConfigurationError(
+                f"the {what} holds a lone surrogate at position {index}, which is not text "
+                "UTF-8 can encode; check how it was read (environment, file encoding)"
+            )
+
+
 def _userinfo(username: str | None, password: str | None) -> str:
     if username is None:
         if password is not None:
@@ -44,10 +59,12 @@ def _userinfo(username: str | None, password: str | None) -> str:
         return ""
     if not isinstance(username, str) or not username:
         raise ConfigurationError("the username must be a non-empty string")
+    _check_text(username, "username")
     if password is None:
         return quote_plus(username, safe="") + "@"
     if not isinstance(password, str):
         raise ConfigurationError("the password must be a string")
+    _check_text(password, "password")
     return f"{quote_plus(username, safe='')}:{quote_plus(password, safe='')}@"
 
 
@@ -56,6 +73,7 @@ def _database(database: str | None) -> str:
         return ""
     if not isinstance(database, str) or not database:
         raise ConfigurationError("the database name must be a non-empty string")
+    _check_text(database, "database name")
     bad = sorted(_BAD_DATABASE_CHARS.intersection(database))
     if bad:
         raise ConfigurationError(
@@ -72,6 +90,7 @@ def _format_value(name: str, value: str | int | float | bool) -> str:
         return str(value)
     if not isinstance(value, str):
         raise ConfigurationError(f"the value of option {name!r} must be a string, number or bool")
+    _check_text(value, f"value of option {name!r}")
     if name.lower() in _RAW_OPTIONS:
         bad = sorted(_RAW_FORBIDDEN.intersection(value))
         if bad:
@@ -83,7 +102,9 @@ def _format_value(name: str, value: str | int | float | bool) -> str:
     return quote_plus(value, safe="")
 
 
-def _query(options: Mapping[str, OptionValue], *, n_hosts: int, srv: bool) -> str:
+def _query(
+    options: Mapping[str, OptionValue], *, n_hosts: int, srv: bool, check: bool = True
+) -> str:
     seen: dict[str, str] = {}
     pairs: list[str] = []
     for name, value in options.items():
@@ -99,7 +120,8 @@ def _query(options: Mapping[str, OptionValue], *, n_hosts: int, srv: bool) -> st
         if len(values) > 1 and lower != "readpreferencetags":
             raise ConfigurationError(f"only readPreferenceTags may be repeated, not {name!r}")
         pairs.extend(f"{name}={_format_value(name, v)}" for v in values)
-    _check_combinations({k: options[v] for k, v in seen.items()}, n_hosts=n_hosts, srv=srv)
+    if check:
+        _check_combinations({k: options[v] for k, v in seen.items()}, n_hosts=n_hosts, srv=srv)
     return "?" + "&".join(pairs) if pairs else ""
 
 
@@ -135,14 +157,106 @@ def _merge_options(
     if replica_set is not None:
         if not isinstance(replica_set, str) or not replica_set:
             raise ConfigurationError("the replica set name must be a non-empty string")
+        _check_text(replica_set, "replica set name")
         if any(k.lower() == "replicaset" for k in merged if isinstance(k, str)):
             raise ConfigurationError("replicaSet is given both as replica_set= and in options")
         merged["replicaSet"] = replica_set
     return merged
 
 
+@dataclass(frozen=True, slots=True)
+class MongoOptions:
+    """Everything of a MongoDB URI but its hosts: replica set, credentials, database, options.
+
+    One value shared by :func:`build_mongo_uri`, :func:`build_mongo_srv_uri`,
+    :func:`~headless_discovery.mongo_uri`, :func:`~headless_discovery.amongo_uri` and the
+    pymongo client helpers, which take the same fields as keyword arguments. It is checked
+    when made, before any lookup, and its ``repr`` never shows the password.
+
+    Attributes:
+        replica_set: Adds ``replicaSet=<name>``.
+        username: Escaped with ``quote_plus``.
+        password: Escaped with ``quote_plus``; needs ``username``.
+        database: The default/authentication database (the URI path).
+        options: Further URI options, e.g. ``{"tls": True, "authSource": "admin"}``
+            (kept as a read-only copy).
+
+    Raises:
+        ConfigurationError: A field pymongo would refuse, or text that is not valid
+            Unicode; the message names the field, never the password.
+
+    Example::
+
+        >>> settings = MongoOptions(replica_set="rs0", options={"tls": True})
+        >>> settings.seed_uri([Endpoint("10.244.0.5", 27017)])
+        'mongodb://10.244.0.5:27017/?tls=true&replicaSet=rs0'
+
+    .. versionadded:: 0.1.0
+    """
+
+    replica_set: str | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    database: str | None = None
+    options: Mapping[str, OptionValue] | None = field(default=None, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.options is not None:
+            if not isinstance(self.options, Mapping):
+                raise ConfigurationError(
+                    f"options must be a mapping of option names to values, not "
+                    f"{type(self.options).__name__}"
+                )
+            object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+        # Everything that does not depend on the hosts, checked once, up front.
+        _userinfo(self.username, self.password)
+        _database(self.database)
+        _query(_merge_options(self.options, self.replica_set), n_hosts=0, srv=True, check=False)
+
+    def with_default_option(self, name: str, value: OptionValue) -> MongoOptions:
+        """A copy with option ``name`` set to ``value`` unless it is given already."""
+        merged = dict(self.options or {})
+        if not any(key.lower() == name.lower() for key in merged):
+            merged[name] = value
+        return MongoOptions(self.replica_set, self.username, self.password, self.database, merged)
+
+    def _tail(self, n_hosts: int, *, srv: bool) -> str:
+        merged = _merge_options(self.options, self.replica_set)
+        return f"/{_database(self.database)}{_query(merged, n_hosts=n_hosts, srv=srv)}"
+
+    def seed_uri(self, endpoints: Iterable[Endpoint | HostPort], *, hosts: HostsFrom = "ip") -> str:
+        """A ``mongodb://`` URI listing ``endpoints`` (see :func:`build_mongo_uri`).
+
+        Raises:
+            ConfigurationError: No endpoints, an endpoint without a hostname for
+                ``hosts="hostname"``, or options pymongo would refuse with these hosts.
+        """
+        entries = seed_entries(endpoints, hosts=hosts, what="a MongoDB seed list")
+        userinfo = _userinfo(self.username, self.password)
+        return f"mongodb://{userinfo}{','.join(entries)}{self._tail(len(entries), srv=False)}"
+
+    def srv_uri(self, host: str) -> str:
+        """A ``mongodb+srv://`` URI for ``host`` (see :func:`build_mongo_srv_uri`).
+
+        Raises:
+            ConfigurationError: ``host`` has a port or is an IP address, or options pymongo
+                would refuse.
+        """
+        host = host.rstrip(".").lower() if isinstance(host, str) else host
+        if not isinstance(host, str) or not re.fullmatch(r"[a-z0-9_.-]+", host) or "." not in host:
+            raise ConfigurationError(
+                f"mongodb+srv:// needs one DNS name with at least two labels, no port: {host!r}"
+            )
+        if re.fullmatch(r"[0-9.]+", host):
+            raise ConfigurationError(
+                f"mongodb+srv:// needs a DNS name, not an IP address: {host!r}"
+            )
+        userinfo = _userinfo(self.username, self.password)
+        return f"mongodb+srv://{userinfo}{host}{self._tail(1, srv=True)}"
+
+
 def build_mongo_uri(
-    endpoints: Iterable[Endpoint],
+    endpoints: Iterable[Endpoint | HostPort],
     *,
     hosts: HostsFrom = "ip",
     replica_set: str | None = None,
@@ -154,9 +268,10 @@ def build_mongo_uri(
     """A ``mongodb://`` seed-list URI naming every endpoint. Pure: no I/O.
 
     Args:
-        endpoints: The members to seed with, in the order they should appear; repeated
-            hosts are listed once. An endpoint without a port is listed without one
-            (MongoDB's default, 27017).
+        endpoints: The members to seed with, in the order they should appear: endpoints,
+            or ``(host, port)`` pairs as pymongo's ``nodelist`` gives them; repeated hosts
+            are listed once. An endpoint without a port is listed without one (MongoDB's
+            default, 27017).
         hosts: ``"ip"`` lists addresses; ``"hostname"`` lists per-pod DNS names, which
             match the replica-set configuration and TLS certificates.
         replica_set: Adds ``replicaSet=<name>``.
@@ -166,7 +281,8 @@ def build_mongo_uri(
         options: Further URI options, e.g. ``{"tls": True, "authSource": "admin"}``.
 
     Raises:
-        ConfigurationError: No endpoints, an endpoint without a hostname for
+        ConfigurationError: No endpoints, something that is neither an endpoint nor a
+            ``(host, port)`` pair, an endpoint without a hostname for
             ``hosts="hostname"``, or options pymongo would refuse.
 
     Example::
@@ -179,21 +295,8 @@ def build_mongo_uri(
     """
     if hosts not in ("ip", "hostname"):
         raise ConfigurationError(f"hosts must be 'ip' or 'hostname', not {hosts!r}")
-    netlocs: dict[str, None] = {}
-    for ep in endpoints:
-        if hosts == "hostname" and ep.hostname is None:
-            raise ConfigurationError(
-                f"endpoint {ep.address} has no hostname; resolve the Service's SRV records "
-                "to seed with hostnames, or use hosts='ip'"
-            )
-        netlocs[ep.netloc(use_hostname=hosts == "hostname")] = None
-    if not netlocs:
-        raise ConfigurationError("a MongoDB seed list needs at least one endpoint")
-    merged = _merge_options(options, replica_set)
-    return (
-        f"mongodb://{_userinfo(username, password)}{','.join(netlocs)}/"
-        f"{_database(database)}{_query(merged, n_hosts=len(netlocs), srv=False)}"
-    )
+    settings = MongoOptions(replica_set, username, password, database, options)
+    return settings.seed_uri(endpoints, hosts=hosts)
 
 
 def build_mongo_srv_uri(
@@ -225,18 +328,7 @@ def build_mongo_srv_uri(
 
     .. versionadded:: 0.1.0
     """
-    host = host.rstrip(".").lower() if isinstance(host, str) else host
-    if not isinstance(host, str) or not re.fullmatch(r"[a-z0-9_.-]+", host) or "." not in host:
-        raise ConfigurationError(
-            f"mongodb+srv:// needs one DNS name with at least two labels, no port: {host!r}"
-        )
-    if re.fullmatch(r"[0-9.]+", host):
-        raise ConfigurationError(f"mongodb+srv:// needs a DNS name, not an IP address: {host!r}")
-    merged = _merge_options(options, replica_set)
-    return (
-        f"mongodb+srv://{_userinfo(username, password)}{host}/"
-        f"{_database(database)}{_query(merged, n_hosts=1, srv=True)}"
-    )
+    return MongoOptions(replica_set, username, password, database, options).srv_uri(host)
 
 
 def mask_password(uri: str) -> str:

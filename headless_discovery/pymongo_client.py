@@ -18,11 +18,18 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
-from .errors import ConfigurationError
+from .errors import (
+    ConfigurationError,
+    ResolutionError,
+    ResolverTimeoutError,
+    ResolverUnavailableError,
+)
 from .lookup import amongo_uri, mongo_uri
 from .mongo import HostsFrom, OptionValue
 from .names import ServiceName
+from .plan import service_name
 from .resolvers import AsyncResolver, Resolver
+from .resolvers._messages import no_records, not_found
 from .trust import Network
 
 if TYPE_CHECKING:
@@ -49,19 +56,56 @@ def _pymongo(feature: str) -> ModuleType:
     return pymongo
 
 
+def _dns_failure(exc: BaseException, srv_name: str | None) -> ResolutionError | None:
+    """Our resolution error for a failed ``mongodb+srv`` lookup of pymongo's, found in the
+    exception chain (pymongo re-raises dnspython's errors as ``ConfigurationError``)."""
+    import dns.exception
+    import dns.resolver
+
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, dns.exception.DNSException):
+            break
+        cause = cause.__cause__ or cause.__context__
+    if cause is None or srv_name is None:
+        return None
+    where = f"the driver's own SRV lookup of {srv_name} (mongodb+srv)"
+    if isinstance(cause, dns.resolver.NXDOMAIN):
+        return not_found(srv_name, "SRV", None)
+    if isinstance(cause, dns.resolver.NoAnswer):
+        return no_records(srv_name, "SRV", None)
+    if isinstance(cause, dns.exception.Timeout):
+        return ResolverTimeoutError(f"{where} timed out: {cause}", name=srv_name, rdtype="SRV")
+    return ResolverUnavailableError(
+        f"{where} failed: {type(cause).__name__}: {cause}", name=srv_name, rdtype="SRV"
+    )
+
+
 @contextmanager
-def _pymongo_errors(password: str | None) -> Iterator[None]:
-    """pymongo's errors at client construction (a refused option, a failed mongodb+srv
-    lookup) as our ConfigurationError, without the password in the message."""
+def _pymongo_errors(password: str | None, srv_name: str | None) -> Iterator[None]:
+    """The one boundary of pymongo's errors at client construction: a failed
+    ``mongodb+srv`` lookup becomes our resolution error, anything else pymongo refused our
+    ConfigurationError, never with the password in the message."""
     from pymongo.errors import PyMongoError
 
     try:
         yield
     except (PyMongoError, ValueError, TypeError) as exc:  # pymongo checks options with both
+        dns_error = _dns_failure(exc, srv_name)
+        if dns_error is not None:
+            raise dns_error from exc
         text = f"{type(exc).__name__}: {exc}"
         if password:
             text = text.replace(password, "****").replace(quote_plus(password, safe=""), "****")
         raise ConfigurationError(f"pymongo refused the client: {text}") from exc
+
+
+def _srv_name(
+    service: ServiceName | str, namespace: str | None, cluster_domain: str | None, port_name: str
+) -> str:
+    return service_name(service, namespace=namespace, cluster_domain=cluster_domain).srv(port_name)
 
 
 def mongo_client(
@@ -113,9 +157,10 @@ def mongo_client(
 
     Raises:
         ConfigurationError: pymongo is not installed, arguments do not fit (as
-            :func:`~headless_discovery.mongo_uri`), or pymongo refused a client option or
-            (with ``srv=True``) its own SRV lookup failed; pymongo's error is the cause.
-        ServiceNotFoundError: NXDOMAIN: no such Service, wrong namespace, or no ready pod.
+            :func:`~headless_discovery.mongo_uri`), or pymongo refused a client option;
+            pymongo's error is the cause.
+        ServiceNotFoundError: NXDOMAIN: no such Service, wrong namespace, or no ready pod
+            (with ``srv=True``, when the driver's own SRV lookup says so).
         NoEndpointsError: No records (for ``hosts="hostname"``: no port named
             ``port_name``).
         ResolverTimeoutError: No answer in time.
@@ -154,7 +199,8 @@ def mongo_client(
         resolver=resolver,
         allowed_networks=allowed_networks,
     )
-    with _pymongo_errors(password):
+    srv_name = _srv_name(service, namespace, cluster_domain, port_name) if srv else None
+    with _pymongo_errors(password, srv_name):
         client: MongoClient[dict[str, Any]] = pymongo.MongoClient(uri, **client_kwargs)
     return client
 
@@ -186,7 +232,8 @@ async def async_mongo_client(
     Raises:
         ConfigurationError: pymongo is missing or older than 4.10, arguments do not fit, or
             pymongo refused a client option (pymongo's error is the cause).
-        ServiceNotFoundError: NXDOMAIN: no such Service, wrong namespace, or no ready pod.
+        ServiceNotFoundError: NXDOMAIN: no such Service, wrong namespace, or no ready pod
+            (with ``srv=True``, when the driver's own SRV lookup says so).
         NoEndpointsError: No records (for ``hosts="hostname"``: no port named
             ``port_name``).
         ResolverTimeoutError: No answer in time.
@@ -220,6 +267,7 @@ async def async_mongo_client(
         resolver=resolver,
         allowed_networks=allowed_networks,
     )
-    with _pymongo_errors(password):
+    srv_name = _srv_name(service, namespace, cluster_domain, port_name) if srv else None
+    with _pymongo_errors(password, srv_name):
         client: AsyncMongoClient[dict[str, Any]] = pymongo.AsyncMongoClient(uri, **client_kwargs)
     return client

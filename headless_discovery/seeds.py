@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .endpoints import Endpoint
+from .endpoints import Endpoint, HostPort, seed_entries
 from .errors import ConfigurationError
 from .lookup import resolve, service_name
 from .mongo import HostsFrom
@@ -42,7 +42,7 @@ def _check_hosts(hosts: object) -> None:
 
 
 def build_seed_list(
-    endpoints: Iterable[Endpoint],
+    endpoints: Iterable[Endpoint | HostPort],
     *,
     hosts: HostsFrom = "ip",
     scheme: str | None = None,
@@ -87,16 +87,7 @@ def build_seed_list(
             f"{scheme!r} is not a URL scheme (letters, digits, '+', '-', '.'; no '://')"
         )
     prefix = "" if scheme is None else f"{scheme.lower()}://"
-    entries: dict[str, None] = {}
-    for ep in endpoints:
-        if hosts == "hostname" and ep.hostname is None:
-            raise ConfigurationError(
-                f"endpoint {ep.address} has no hostname; resolve the Service's SRV records "
-                "(port_name=) to list hostnames, or use hosts='ip'"
-            )
-        entries[prefix + ep.netloc(use_hostname=hosts == "hostname")] = None
-    if not entries:
-        raise ConfigurationError("a seed list needs at least one endpoint")
+    entries = seed_entries(endpoints, hosts=hosts, what="a seed list", prefix=prefix)
     return separator.join(entries)
 
 

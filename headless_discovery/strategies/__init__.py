@@ -30,7 +30,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import ConfigurationError
-from ._base import FailureTracking, InFlightTracking, Strategy, acquire
+from ._base import (
+    FailureTracking,
+    InFlightTracking,
+    Preparing,
+    PreparingInSlices,
+    Strategy,
+    acquire,
+)
 from ._hashing import ConsistentHash
 from ._least import LeastOutstanding
 from ._outlier import OutlierEjection
@@ -45,6 +52,8 @@ __all__ = [
     "LeastOutstanding",
     "OutlierEjection",
     "PickFirst",
+    "Preparing",
+    "PreparingInSlices",
     "Random",
     "RoundRobin",
     "Strategy",

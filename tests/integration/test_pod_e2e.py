@@ -206,3 +206,32 @@ def test_a_custom_cluster_domain_is_detected_from_resolv_conf(pod: PodFactory) -
     assert out["namespace"] == "infrastructure"
     assert out["fqdn"] == "mongodb-headless.infrastructure.svc.corp.internal"
     assert out["endpoints"] == [str(pd.ipv4) for pd in mongo.pods]
+
+
+SRV_CLIENT_ERRORS = """
+import json
+from headless_discovery import ResolutionError, mongo_client
+out = {}
+for name in ("mongodb-headless", "no-such-service"):
+    try:
+        mongo_client(name, srv=True, options={"tls": False}, serverSelectionTimeoutMS=500)
+        out[name] = "ok"
+    except ResolutionError as exc:
+        out[name] = [type(exc).__name__, exc.name, exc.rdtype, str(exc)]
+print(json.dumps(out))
+"""
+
+
+def test_the_drivers_own_srv_lookup_fails_with_our_resolution_error(pod: PodFactory) -> None:
+    # pymongo resolves mongodb+srv itself and reports NXDOMAIN as its ConfigurationError;
+    # the client helper turns it into ours, naming the SRV name and what it means.
+    cluster, _ = mongo_cluster()
+    with pod(cluster, "infrastructure") as p:
+        out = run(p, SRV_CLIENT_ERRORS)
+    assert out["mongodb-headless"] == "ok"
+    kind, name, rdtype, text = out["no-such-service"]
+    assert kind == "ServiceNotFoundError"
+    assert name == "_mongodb._tcp.no-such-service.infrastructure.svc.cluster.local"
+    assert rdtype == "SRV"
+    assert "NXDOMAIN" in text
+    assert "no port named 'mongodb'" in text

@@ -8,6 +8,7 @@ from pymongo.uri_parser import parse_uri
 from headless_discovery import (
     ConfigurationError,
     Endpoint,
+    MongoOptions,
     build_mongo_srv_uri,
     build_mongo_uri,
     mask_password,
@@ -140,3 +141,86 @@ def test_mask_password() -> None:
     assert masked.endswith("/d")
     assert mask_password("mongodb://10.0.0.1/") == "mongodb://10.0.0.1/"
     assert mask_password("mongodb://user@10.0.0.1/") == "mongodb://user@10.0.0.1/"
+
+
+def test_host_port_pairs_are_accepted_as_pymongo_gives_them() -> None:
+    # pymongo's nodelist shape: (host, port) pairs, IPv6 without brackets.
+    uri = build_mongo_uri([("fd00::1", 27017), ("db-1.db.prod.svc.cluster.local", 27018)])
+    assert uri == "mongodb://[fd00::1]:27017,db-1.db.prod.svc.cluster.local:27018/"
+    assert parse_uri(uri)["nodelist"] == [
+        ("fd00::1", 27017),
+        ("db-1.db.prod.svc.cluster.local", 27018),
+    ]
+    assert build_mongo_uri([("10.0.0.1", 1), ("10.0.0.1", 65535)]).count("10.0.0.1") == 2
+
+
+@pytest.mark.parametrize(
+    ("item", "match"),
+    [
+        ("10.0.0.1:27017", r"expected an Endpoint or a \(host, port\) pair .* not str"),
+        (("10.0.0.1",), r"not tuple \('10.0.0.1',\)"),
+        (("10.0.0.1", "27017"), r"not tuple \('10.0.0.1', '27017'\)"),
+        (("10.0.0.1", True), r"not tuple"),
+        (("", 27017), r"not tuple \('', 27017\)"),
+        (("10.0.0.1", 0), "the port must be an integer from 1 to 65535, not 0"),
+        (("10.0.0.1", 65536), "the port must be an integer from 1 to 65535, not 65536"),
+        (("a/b", 27017), "'a/b' is not a host name or IP address"),
+        (("fd00::1::2", 27017), "'fd00::1::2' is not a host name or IP address"),
+    ],
+)
+def test_anything_but_endpoints_and_pairs_is_refused_by_name(item: object, match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        build_mongo_uri([item])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(
+    ("field", "kwargs"),
+    [
+        ("password", {"username": "app", "password": "p\udc80ss-secret"}),
+        ("username", {"username": "a\ud800pp", "password": "secret"}),
+        ("database name", {"database": "orders\udfff"}),
+        ("replica set name", {"replica_set": "rs\udc800"}),
+        ("value of option 'authSource'", {"options": {"authSource": "ad\udc80min"}}),
+    ],
+)
+def test_lone_surrogates_are_refused_by_field_without_the_value(
+    field: str, kwargs: dict[str, object]
+) -> None:
+    with pytest.raises(ConfigurationError, match=f"the {field} holds a lone surrogate") as info:
+        build_mongo_uri([Endpoint("10.0.0.1", 27017)], **kwargs)  # type: ignore[arg-type]
+    error = info.value
+    seen: list[BaseException] = []
+    cause: BaseException | None = error
+    while cause is not None:
+        seen.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    assert seen == [error]  # no chained UnicodeEncodeError holding the text
+    for exc in seen:
+        text = repr(exc) + str(exc) + repr(vars(exc)) + repr(exc.args)
+        assert "secret" not in text
+        assert "\udc80" not in text
+    with pytest.raises(ConfigurationError, match="the password holds a lone surrogate"):
+        build_mongo_srv_uri("db.prod.svc.cluster.local", username="u", password="\udc80")
+
+
+def test_mongo_options_are_one_checked_value_that_hides_the_password() -> None:
+    settings = MongoOptions(
+        replica_set="rs0", username="app", password="s3cret", options={"tls": True}
+    )
+    assert "s3cret" not in repr(settings)
+    assert settings.seed_uri([Endpoint("10.0.0.1", 27017)]) == build_mongo_uri(
+        [Endpoint("10.0.0.1", 27017)],
+        replica_set="rs0",
+        username="app",
+        password="s3cret",
+        options={"tls": True},
+    )
+    with pytest.raises(TypeError):
+        settings.options["tls"] = False  # type: ignore[index]
+    with pytest.raises(ConfigurationError, match="a password was given without a username"):
+        MongoOptions(password="x")
+    with pytest.raises(ConfigurationError, match=r"options must be a mapping .* not list"):
+        MongoOptions(options=[("tls", True)])  # type: ignore[arg-type]
+    with_default = settings.with_default_option("srvServiceName", "mongo")
+    assert with_default.options == {"tls": True, "srvServiceName": "mongo"}
+    assert with_default.with_default_option("SRVSERVICENAME", "x") == with_default

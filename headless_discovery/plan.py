@@ -1,0 +1,348 @@
+"""What to ask and what to make of the answer: the query plans of one-shot and long-lived
+discovery. Pure: names, answers and arguments in, plans and results out; no resolver is
+called here.
+
+- :func:`plan_service` / :func:`plan_dns_name` decide the lookup of :func:`resolve`,
+  :class:`~headless_discovery.Discovery` and the seed lists: the absolute name, address or
+  SRV records, the family, and how answers are screened.
+- :class:`ResultBuilder` turns answers into :class:`~headless_discovery.Resolution`
+  snapshots, reusing the last one when a refresh brings the same records (a thousand
+  endpoints rebuilt every few seconds would cost milliseconds of CPU each time).
+- :func:`plan_mongo` decides what :func:`~headless_discovery.mongo_uri` looks up (nothing,
+  for ``mongodb+srv``) and how it writes the URI.
+
+The drivers that call resolvers with these plans live in :mod:`headless_discovery.lookup`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from .endpoints import (
+    AddressAnswer,
+    Endpoint,
+    Family,
+    Resolution,
+    SrvAnswer,
+    _answer_key,
+    _endpoints_of,
+    check_family,
+)
+from .environment import PodEnvironment
+from .errors import ConfigurationError, InvalidNameError, NoEndpointsError
+from .mongo import HostsFrom, MongoOptions
+from .names import KubernetesName, ServiceName, SrvProtocol, parse_name, srv_parent_domain
+from .trust import Network, parse_networks, screen
+
+__all__ = [
+    "LookupPlan",
+    "MongoPlan",
+    "ResultBuilder",
+    "check_port",
+    "plan_dns_name",
+    "plan_mongo",
+    "plan_service",
+    "service_name",
+]
+
+#: Endpoints built between two turns of the event loop (about a millisecond on a slow CPU).
+SLICE = 128
+
+
+def check_port(port: object) -> int | None:
+    """``port`` if it is ``None`` or a port number.
+
+    Raises:
+        ConfigurationError: It is not an integer from 1 to 65535.
+    """
+    if port is not None and (
+        not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536
+    ):
+        raise ConfigurationError(f"port must be an integer from 1 to 65535, not {port!r}")
+    return port
+
+
+def service_name(
+    service: ServiceName | str,
+    *,
+    namespace: str | None = None,
+    cluster_domain: str | None = None,
+    environment: PodEnvironment | None = None,
+) -> ServiceName:
+    """A :class:`ServiceName` from a name object, a bare name plus namespace, or any form.
+
+    ``service`` may be a :class:`ServiceName`, a bare Service name completed by
+    ``namespace`` and ``cluster_domain`` (detected when ``None``), or a string in any
+    accepted form (``svc.ns``, the FQDN) when neither is given.
+
+    Raises:
+        InvalidNameError: The name is not valid.
+        ConfigurationError: ``namespace``/``cluster_domain`` given with a name that already
+            has them.
+
+    .. versionadded:: 0.1.0
+    """
+    if isinstance(service, ServiceName):
+        if namespace is not None or cluster_domain is not None:
+            raise ConfigurationError(
+                "namespace and cluster_domain cannot be given with a ServiceName; they are "
+                "part of it"
+            )
+        return service
+    if (namespace is not None or cluster_domain is not None) and isinstance(service, str):
+        if "." in service.rstrip("."):
+            raise ConfigurationError(
+                f"{service!r} already names a namespace or domain; give the bare Service "
+                "name with namespace=/cluster_domain=, or the full name alone"
+            )
+        return ServiceName(service, namespace, cluster_domain, environment=environment)
+    return ServiceName.parse(service, environment=environment)
+
+
+@dataclass(frozen=True, slots=True)
+class LookupPlan:
+    """One lookup, decided: what to ask a resolver, and how to check what it answers.
+
+    Attributes:
+        qname: The absolute name asked (lower case, trailing dot).
+        srv: SRV records (hostnames and ports) rather than addresses.
+        port: The port every endpoint of an address lookup gets.
+        family: Which address records.
+        networks: Addresses must lie in one of these (none: any address).
+        srv_domain: SRV targets must lie in this domain (see
+            :func:`~headless_discovery.names.srv_parent_domain`).
+        service: The Kubernetes Service, when the name is one (``None`` for ``dns_name=``).
+    """
+
+    qname: str
+    srv: bool
+    port: int | None
+    family: Family
+    networks: tuple[Network, ...] = ()
+    srv_domain: str | None = None
+    service: ServiceName | None = None
+
+    @property
+    def rdtype(self) -> str:
+        """The record types asked, as events and errors name them."""
+        if self.srv:
+            return "SRV"
+        return {"any": "A/AAAA", "ipv4": "A", "ipv6": "AAAA"}[self.family]
+
+    def with_family(self, family: Family) -> LookupPlan:
+        """The same lookup for another address family (for a refresh that skips one)."""
+        if family == self.family:
+            return self
+        return LookupPlan(
+            self.qname,
+            self.srv,
+            self.port,
+            family,
+            self.networks,
+            self.srv_domain,
+            self.service,
+        )
+
+    def check(self, result: Resolution) -> Resolution:
+        """Screen ``result`` by the trust rules and refuse one with nothing left.
+
+        Raises:
+            UntrustedAnswerError: Every endpoint was dropped by the trust rules.
+            NoEndpointsError: No record gave a usable address.
+        """
+        result = screen(result, networks=self.networks, srv_domain=self.srv_domain)
+        if not result:
+            raise NoEndpointsError(
+                f"{self.qname} answered, but no record gave a usable address",
+                name=self.qname,
+                rdtype=self.rdtype,
+                nameserver=result.nameserver,
+            )
+        return result
+
+
+def plan_dns_name(
+    dns_name: str,
+    *,
+    port: int | None,
+    family: Family,
+    allowed_networks: Iterable[str | Network] | None = None,
+) -> LookupPlan:
+    """The plan for a plain DNS name (not Kubernetes): any name with many address records.
+
+    Raises:
+        ConfigurationError: A port or family out of range, or networks that are not CIDRs.
+        InvalidNameError: ``dns_name`` is not a non-empty string.
+    """
+    check_port(port)
+    family = check_family(family)
+    if not isinstance(dns_name, str) or not dns_name.strip("."):
+        raise InvalidNameError(repr(dns_name), "the DNS name must be a non-empty string")
+    qname = dns_name if dns_name.endswith(".") else dns_name + "."
+    return LookupPlan(qname.lower(), False, port, family, parse_networks(allowed_networks))
+
+
+def plan_service(
+    name: ServiceName | str,
+    *,
+    port: int | None = None,
+    srv: str | None = None,
+    protocol: SrvProtocol = "tcp",
+    family: Family = "any",
+    environment: PodEnvironment | None = None,
+    allowed_networks: Iterable[str | Network] | None = None,
+) -> LookupPlan:
+    """The plan for a Service, one of its pods, or an SRV name, in any accepted form.
+
+    Raises:
+        InvalidNameError: The name is not valid.
+        ConfigurationError: Arguments that do not fit together.
+    """
+    check_port(port)
+    family = check_family(family)
+    networks = parse_networks(allowed_networks)
+    if isinstance(name, ServiceName):
+        target = KubernetesName(name)
+    else:
+        target = parse_name(name, environment=environment)
+    if srv is not None:
+        if target.hostname is not None or target.port_name is not None:
+            raise ConfigurationError("srv= needs a Service name, not a per-pod or SRV name")
+        target = KubernetesName(target.service, None, srv.lower(), protocol)
+    if target.port_name is not None and port is not None:
+        raise ConfigurationError("port= cannot be used with SRV records: they carry the port")
+    srv_domain = None
+    if target.port_name is not None:
+        srv_domain = srv_parent_domain(target.service.fqdn)
+    return LookupPlan(
+        target.fqdn + ".",
+        target.port_name is not None,
+        port,
+        family,
+        networks,
+        srv_domain,
+        target.service,
+    )
+
+
+class ResultBuilder:
+    """Answers into checked snapshots, reusing the last snapshot for the same records.
+
+    One per lookup plan that is asked again and again (a long-lived discovery); one-shot
+    lookups use a fresh one. Not thread-safe: one refresher uses it at a time.
+    """
+
+    __slots__ = ("_key", "_last", "plan")
+
+    def __init__(self, plan: LookupPlan) -> None:
+        self.plan = plan
+        self._key: frozenset[object] | None = None
+        self._last: Resolution | None = None
+
+    def known(self, answer: AddressAnswer | SrvAnswer) -> Resolution | None:
+        """The last snapshot with this answer's TTL and server, if it had the same records."""
+        key = _answer_key(answer)
+        last = self._last
+        if last is not None and key == self._key:
+            return Resolution(last.name, last.endpoints, answer.ttl, answer.nameserver)
+        self._key, self._last = key, None
+        return None
+
+    def parts(self, answer: AddressAnswer | SrvAnswer) -> Iterator[Endpoint]:
+        """The endpoints of a new answer, one at a time (an event loop builds them in
+        slices)."""
+        return _endpoints_of(answer, None if isinstance(answer, SrvAnswer) else self.plan.port)
+
+    def finish(
+        self, answer: AddressAnswer | SrvAnswer, endpoints: Iterable[Endpoint]
+    ) -> Resolution:
+        """The snapshot of ``answer`` made of ``endpoints``, remembered and checked.
+
+        Raises:
+            UntrustedAnswerError: Every endpoint was dropped by the trust rules.
+            NoEndpointsError: No record gave a usable address.
+        """
+        result = Resolution.from_endpoints(
+            answer.name, endpoints, ttl=answer.ttl, nameserver=answer.nameserver
+        )
+        self._last = result
+        return self.plan.check(result)
+
+
+@dataclass(frozen=True, slots=True)
+class MongoPlan:
+    """What :func:`~headless_discovery.mongo_uri` looks up (``lookup`` is ``None`` for
+    ``mongodb+srv``: the driver resolves) and how it writes the URI."""
+
+    lookup: LookupPlan | None
+    hosts: HostsFrom
+    srv_host: str | None
+    settings: MongoOptions
+
+    def uri(self, endpoints: Iterable[Endpoint]) -> str:
+        """The connection string for the endpoints found (none for ``mongodb+srv``).
+
+        Raises:
+            ConfigurationError: Options pymongo would refuse.
+        """
+        if self.srv_host is not None:
+            return self.settings.srv_uri(self.srv_host)
+        return self.settings.seed_uri(endpoints, hosts=self.hosts)
+
+
+def plan_mongo(
+    service: ServiceName | str,
+    settings: MongoOptions,
+    *,
+    namespace: str | None = None,
+    cluster_domain: str | None = None,
+    port: int = 27017,
+    hosts: HostsFrom | None = None,
+    srv: bool = False,
+    port_name: str = "mongodb",
+    lookup_options: bool = False,
+    allowed_networks: Iterable[str | Network] | None = None,
+) -> MongoPlan:
+    """The plan of :func:`~headless_discovery.mongo_uri` and the pymongo client helpers.
+
+    Args:
+        service: The Service, in any accepted form.
+        settings: The URI's credentials, database and options.
+        namespace: Completes a bare Service name.
+        cluster_domain: Completes a bare Service name.
+        port: The members' port for ``hosts="ip"``.
+        hosts: ``"ip"`` or ``"hostname"`` seeding; ``None`` for the default.
+        srv: Write a ``mongodb+srv://`` URI: no lookup at all.
+        port_name: The named port of the SRV records.
+        lookup_options: Whether the caller gave options that only a lookup uses
+            (``resolver``, ``allowed_networks``), refused with ``srv``.
+        allowed_networks: CIDRs member addresses must lie in.
+
+    Raises:
+        InvalidNameError: The Service name is not valid.
+        ConfigurationError: Arguments that do not fit together.
+    """
+    svc = service_name(service, namespace=namespace, cluster_domain=cluster_domain)
+    if srv:
+        if hosts is not None:
+            raise ConfigurationError("hosts= has no meaning with srv=True: the driver resolves")
+        if lookup_options:
+            # Silently dropping a security option would be worse than refusing it.
+            raise ConfigurationError(
+                "resolver= and allowed_networks= have no effect with srv=True: the driver "
+                "looks up the SRV records itself"
+            )
+        if port_name != "mongodb":
+            settings = settings.with_default_option("srvServiceName", port_name)
+        return MongoPlan(None, "ip", svc.fqdn, settings)
+    hosts = hosts or "ip"
+    if hosts not in ("ip", "hostname"):
+        raise ConfigurationError(f"hosts must be 'ip' or 'hostname', not {hosts!r}")
+    lookup = plan_service(
+        svc,
+        port=None if hosts == "hostname" else port,
+        srv=port_name if hosts == "hostname" else None,
+        allowed_networks=allowed_networks,
+    )
+    return MongoPlan(lookup, hosts, None, settings)

@@ -1,0 +1,191 @@
+"""The refresh state and the start-up gate, driven with literal outcomes and times."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from headless_discovery import (
+    ConfigurationError,
+    DiscoveryError,
+    Endpoint,
+    NoEndpointsError,
+    RefreshPolicy,
+    Resolution,
+    ResolverTimeoutError,
+    ServiceNotFoundError,
+    StaleEndpointsError,
+    WaitTimeoutError,
+)
+from headless_discovery.instrumentation import EndpointsChanged, RefreshFinished, StaleServed
+from headless_discovery.state import RefreshState, Waiter
+
+NAME = "api.shop.svc.cluster.local."
+POLICY = RefreshPolicy(jitter=0.0, max_stale=30.0, backoff_base=1.0, backoff_max=8.0)
+
+
+def snapshot(*addresses: str, ttl: float = 5.0) -> Resolution:
+    return Resolution.from_endpoints(NAME, [Endpoint(a, 80) for a in addresses], ttl=ttl)
+
+
+def started(**kwargs: object) -> RefreshState:
+    state = RefreshState(NAME, POLICY, rng=random.Random(1), **kwargs)  # type: ignore[arg-type]
+    assert state.start()
+    return state
+
+
+def timeout() -> ResolverTimeoutError:
+    return ResolverTimeoutError("no answer", name=NAME, rdtype="A")
+
+
+def test_an_answer_replaces_the_snapshot_and_names_the_change() -> None:
+    state = started()
+    applied = state.apply(snapshot("10.0.0.1", "10.0.0.2"), state.begin(), 100.0)
+    assert applied.delay == 5.0  # the TTL, no jitter
+    assert applied.new is state.snapshot
+    assert isinstance(applied.changed, EndpointsChanged)
+    assert len(applied.changed.added) == 2
+    assert applied.events == (applied.changed, RefreshFinished(NAME, "changed", 2))
+    same = state.apply(snapshot("10.0.0.2", "10.0.0.1", ttl=3), state.begin(), 105.0)
+    assert same.new is same.old  # same pods: the snapshot is kept
+    assert same.changed is None
+    assert same.events == (RefreshFinished(NAME, "unchanged", 2),)
+    assert same.delay == 3.0
+
+
+def test_an_older_lookup_finishing_last_is_not_news() -> None:
+    state = started()
+    first, second = state.begin(), state.begin()
+    state.apply(snapshot("10.0.0.2"), second, 100.0)
+    late = state.apply(snapshot("10.0.0.1"), first, 101.0)
+    assert late.new is late.old
+    assert late.delay == POLICY.min_interval
+    assert [ep.address for ep in state.snapshot] == ["10.0.0.2"]
+
+
+def test_nxdomain_empties_the_snapshot_unless_empty_is_an_error() -> None:
+    gone = ServiceNotFoundError("no pods", name=NAME, nameserver="10.96.0.10:53")
+    state = started()
+    state.apply(snapshot("10.0.0.1"), state.begin(), 100.0)
+    applied = state.apply(gone, state.begin(), 105.0)
+    assert not state.snapshot
+    assert state.snapshot.nameserver == "10.96.0.10:53"
+    assert applied.events[-1] == RefreshFinished(NAME, "empty", 0, gone)
+    assert state.failure is None  # picks raise NoEndpointsError from the strategy
+    strict = started(empty_is_error=True)
+    strict.apply(snapshot("10.0.0.1"), strict.begin(), 100.0)
+    strict.apply(gone, strict.begin(), 105.0)
+    assert len(strict.snapshot) == 1
+    assert strict.raises(gone)
+    assert not state.raises(gone)
+
+
+def test_failures_before_any_answer_make_picks_raise_with_the_cause() -> None:
+    state = started()
+    applied = state.apply(timeout(), state.begin(), 100.0)
+    assert applied.events == (RefreshFinished(NAME, "failed", 0, state.last_error),)
+    assert 0.5 <= applied.delay <= 1.0  # equal jitter of backoff_base
+    assert state.failure is not None
+    with pytest.raises(NoEndpointsError, match=r"no endpoints of .* yet: the lookup failed"):
+        raise state.failure()
+
+
+def test_stale_endpoints_are_served_then_refused_past_max_stale() -> None:
+    state = started(stale_policy="fail")
+    state.apply(snapshot("10.0.0.1"), state.begin(), 100.0)
+    within = state.apply(timeout(), state.begin(), 110.0)
+    stale = within.events[-1]
+    assert isinstance(stale, StaleServed)
+    assert (stale.age, stale.endpoints, stale.expired, stale.first) == (10.0, 1, False, True)
+    assert state.failure is None
+    again = state.apply(timeout(), state.begin(), 125.0)
+    assert isinstance(again.events[-1], StaleServed)
+    assert again.events[-1].first is False
+    # The wake-up comes at the staleness deadline even when the backoff is longer.
+    assert again.delay <= 5.0
+    past = state.apply(timeout(), state.begin(), 131.0)
+    expired = past.events[-1]
+    assert isinstance(expired, StaleServed)
+    assert (expired.expired, expired.first, expired.failures) == (True, True, 3)
+    assert state.failure is not None
+    with pytest.raises(StaleEndpointsError, match=r"31 s old, past max_stale \(30 s\)"):
+        raise state.failure()
+    later = state.apply(timeout(), state.begin(), 140.0)
+    assert later.events[-1].first is False  # type: ignore[union-attr]
+
+
+def test_serve_policy_keeps_serving_past_max_stale() -> None:
+    state = started(stale_policy="serve")
+    state.apply(snapshot("10.0.0.1"), state.begin(), 100.0)
+    state.apply(timeout(), state.begin(), 200.0)
+    assert state.failure is None
+    assert len(state.snapshot) == 1
+
+
+def test_unknown_stale_policy_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="stale_policy must be 'serve' or 'fail'"):
+        RefreshState(NAME, POLICY, stale_policy="keep", rng=random.Random())  # type: ignore[arg-type]
+
+
+def test_life_cycle_start_once_and_close_once() -> None:
+    state = RefreshState(NAME, POLICY, rng=random.Random())
+    assert state.failure is not None
+    with pytest.raises(DiscoveryError, match="is not started"):
+        raise state.failure()
+    assert state.start()
+    assert not state.start()
+    assert state.close()
+    assert not state.close()
+    with pytest.raises(DiscoveryError, match="is closed"):
+        state.start()
+    closed = state.apply(snapshot("10.0.0.1"), state.begin(), 1.0)
+    assert closed.new is closed.old
+    assert closed.delay == POLICY.max_interval
+
+
+def test_the_waiter_backs_off_reports_and_gives_up() -> None:
+    state = started()
+    waiter = Waiter(state, 2, 3.0, now=0.0)
+    delays: list[float] = []
+    now = 0.0
+    while now < 3.0 - 1e-9:
+        delay, report = waiter.step(now)
+        assert report is None  # the first report is due after 5 s
+        assert delay is not None
+        delays.append(delay)
+        now += delay
+    with pytest.raises(WaitTimeoutError, match="waiting for 2 endpoints") as info:
+        waiter.step(now)
+    # Doubling from 0.1 s, the last wait cut to the deadline.
+    assert delays == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.5])
+    assert (info.value.wanted, info.value.seen) == (2, 0)
+
+
+def test_the_waiter_is_done_when_enough_endpoints_are_known() -> None:
+    state = started()
+    state.apply(snapshot("10.0.0.1", "10.0.0.2"), state.begin(), 0.0)
+    assert Waiter(state, 2, 0.0, now=0.0).step(0.0) == (None, None)
+
+
+def test_the_waiter_reports_progress_every_five_seconds() -> None:
+    state = started()
+    state.apply(snapshot("10.0.0.1"), state.begin(), 0.0)
+    waiter = Waiter(state, 3, 60.0, now=0.0)
+    assert waiter.step(4.9)[1] is None
+    assert waiter.step(5.0)[1] == "have 1 of 3 endpoints (the answer was short)"
+    assert waiter.step(9.9)[1] is None
+
+
+@pytest.mark.parametrize(
+    ("wanted", "timeout", "match"),
+    [
+        (0, 1.0, "count of at least 1, not 0"),
+        (True, 1.0, "count of at least 1, not True"),
+        (1, -0.1, "timeout >= 0"),
+    ],
+)
+def test_the_waiter_refuses_bad_arguments(wanted: object, timeout: float, match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        Waiter(started(), wanted, timeout, now=0.0)  # type: ignore[arg-type]
+    assert Waiter(started(), 1, 0.0, now=0.0).wanted == 1  # the limits themselves pass
