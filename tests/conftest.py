@@ -1,5 +1,6 @@
-"""Fixtures every test module may use: the end-to-end harness (see tests/README.md)."""
+"""Shared by every test module: nothing beyond the runtime dependencies and pytest.
 
-from tests.harness.fixtures import bind_server, pod, replica_set
-
-__all__ = ["bind_server", "pod", "replica_set"]
+The end-to-end harness (BIND, pod namespaces, MockupDB) is imported by the conftest files of
+the tiers that use it (``integration/``, ``cli/``, ``harness/``), so that with only the
+runtime dependencies installed ``pytest tests/unit`` collects and runs.
+"""

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.harness.fixtures import ReplicaSetFactory
+from tests.harness.fixtures import replica_set  # noqa: F401 (the fixture this module uses)
 from tests.support.members import MEMBER_ADDRESSES, start_on_one_port, zone_file
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

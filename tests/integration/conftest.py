@@ -8,7 +8,10 @@ import pytest
 
 from tests.harness.bind import BindServer
 from tests.harness.cluster import Cluster, Pod, Service
+from tests.harness.fixtures import pod, replica_set
 from tests.harness.requirements import require_named
+
+__all__ = ["pod", "replica_set"]
 
 
 @pytest.fixture

@@ -260,3 +260,21 @@ def test_arguments_are_checked_when_constructed() -> None:
         AsyncDiscovery(NAME, resolver=resolver, family="v4")  # type: ignore[typeddict-item]
     with pytest.raises(ConfigurationError, match="either"):
         AsyncDiscovery(resolver=resolver)
+
+
+def test_close_ends_a_wait_at_once() -> None:
+    # The wait between two lookups is cut short by close(), as in the threaded twin: the
+    # waiting task is done after a turn or two of the loop, not when its backoff ends.
+    async def main() -> None:
+        resolver = ScriptedResolver([])
+        pods = await open_pods(resolver, refresh=QUIET)
+        waiting = asyncio.create_task(pods.wait_for(1, timeout=30))
+        await asyncio.sleep(0.35)  # the waiter is in its 0.4 s backoff now
+        await pods.close()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert waiting.done()
+        with pytest.raises(DiscoveryError, match="is closed"):
+            await waiting
+
+    run(main())
