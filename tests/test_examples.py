@@ -17,9 +17,12 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.harness import fixtures
 from tests.harness.fixtures import ReplicaSetFactory
-from tests.harness.fixtures import replica_set  # noqa: F401 (the fixture this module uses)
 from tests.support.members import MEMBER_ADDRESSES, start_on_one_port, zone_file
+
+# The harness fixture this module uses; the root conftest imports no harness.
+replica_set = fixtures.replica_set
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 APPS = ["sync_app.py", "async_app.py"]
