@@ -246,11 +246,11 @@ class RefreshSchedule:
         return min(base + spread * self._rng.random(), policy.max_interval)
 
     def _forget_after(self, fresh_ttl: float) -> float:
-        # A cache hands out the fresh TTL again once every TTL; one not seen for two TTLs
-        # (plus the spread and the whole second a cache rounds to) was lowered at the
-        # source, so the next answer's TTL replaces it.
-        fresh = max(fresh_ttl, self._policy.min_interval)
-        return 2 * fresh * (1 + self._policy.cache_spread) + 1
+        # A cache hands out the fresh TTL again once every TTL or so; one not seen for four
+        # (the first lookup may come two TTLs late, and a cache that rounds down shows it
+        # only to the client that made it fetch) was lowered at the source: the next
+        # answer's TTL replaces it.
+        return 4 * max(fresh_ttl, self._policy.min_interval) + 1
 
     def empty(self) -> float:
         """Record NXDOMAIN or NODATA; return the delay until the next lookup.
