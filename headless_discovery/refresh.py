@@ -58,8 +58,6 @@ class RefreshPolicy:
             addresses: an IPv4-only cluster answers every AAAA query with nothing.
 
     .. versionadded:: 0.1.0
-    .. versionchanged:: Unreleased
-        ``cache_aware`` (on by default), ``cache_spread`` and ``family_probe_interval``.
     """
 
     min_interval: float = 1.0
@@ -168,7 +166,7 @@ class RefreshSchedule:
         >>> schedule.family("any")
         'any'
 
-    .. versionadded:: Unreleased
+    .. versionadded:: 0.1.0
     """
 
     __slots__ = (
