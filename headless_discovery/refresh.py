@@ -158,7 +158,7 @@ class RefreshSchedule:
         >>> schedule.family("any")
         'any'
         >>> delay = schedule.answered(5.0, "any", frozenset({"ipv4"}))  # fresh, no AAAA
-        >>> 5.0 <= delay <= 10.0  # the first answer: spread over a whole TTL
+        >>> 5.0 <= delay <= 6.0  # the first answer: spread over a second
         True
         >>> schedule.family("any")  # AAAA backed off for a minute
         'ipv4'
@@ -238,9 +238,11 @@ class RefreshSchedule:
         if base >= policy.max_interval:
             return policy.after_success(ttl, self._rng)
         # The fresh TTL sets the spread, whatever remains of it. After the first answer the
-        # spread is a whole interval: a fleet started together (a rollout) is scattered
-        # once, and the whole-second TTLs keep it scattered.
-        spread = base if first else policy.cache_spread * max(fresh, policy.min_interval)
+        # spread is the whole second a cache's TTL cannot resolve: a fleet started together
+        # (a rollout) is scattered over it once, and the whole-second TTLs keep it so.
+        spread = policy.cache_spread * max(fresh, policy.min_interval)
+        if first:
+            spread = min(base, 1.0)
         return min(base + spread * self._rng.random(), policy.max_interval)
 
     def _forget_after(self, fresh_ttl: float) -> float:

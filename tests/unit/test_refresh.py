@@ -103,11 +103,11 @@ def _delays(
 
 def test_a_cached_answer_is_asked_again_just_after_it_expires() -> None:
     # CoreDNS's cache: fresh 5, then what remains of it, never 0. The first answer is spread
-    # over a whole TTL; then each lookup is at the remaining TTL, plus up to 5 % of the
+    # over a second; then each lookup is at the remaining TTL, plus up to 5 % of the
     # fresh TTL (0.25 s), never before: asking earlier returns the same answer.
     ttls: list[float | None] = [5, 4, 3, 2, 1, 5]
     assert _delays(ttls, 0.0) == [5, 4, 3, 2, 1, 5]
-    assert _delays(ttls, 0.999) == pytest.approx([9.995, 4.25, 3.25, 2.25, 1.25, 5.25], abs=0.01)
+    assert _delays(ttls, 0.999) == pytest.approx([5.999, 4.25, 3.25, 2.25, 1.25, 5.25], abs=0.01)
 
 
 def test_a_cache_that_serves_a_ttl_of_zero_rounds_down_so_a_second_more() -> None:
@@ -118,26 +118,27 @@ def test_a_cache_that_serves_a_ttl_of_zero_rounds_down_so_a_second_more() -> Non
 
 def test_without_a_cache_every_answer_is_fresh() -> None:
     assert _delays([5, 5, 5, 5], 0.0) == [5, 5, 5, 5]
-    assert _delays([5, 5, 5, 5], 0.999) == pytest.approx([9.995, 5.25, 5.25, 5.25], abs=0.01)
+    assert _delays([5, 5, 5, 5], 0.999) == pytest.approx([5.999, 5.25, 5.25, 5.25], abs=0.01)
 
 
 def test_no_ttl_keeps_the_default_interval_with_refresh_ahead() -> None:
     assert _delays([None, None], 0.0) == [5, 5]
     assert _delays([None, None], 0.999) == pytest.approx([4.0, 4.0], abs=0.01)
     # No TTL says nothing about a cache: the first TTL seen after it is still the first.
-    assert _delays([None, 5], 0.5) == pytest.approx([4.5, 7.5])
+    assert _delays([None, 5], 0.5) == pytest.approx([4.5, 5.5])
 
 
 def test_the_bounds_still_apply() -> None:
     policy = RefreshPolicy(min_interval=2.0, max_interval=20.0)
     # A TTL of 0 at the source is no busy loop; the spread is of min_interval then.
     assert _delays([0, 0, 0], 0.0, policy) == [2, 2, 2]
-    assert _delays([0, 0, 0], 0.999, policy) == pytest.approx([4.0, 2.1, 2.1], abs=0.01)
+    assert _delays([0, 0, 0], 0.999, policy) == pytest.approx([3.0, 2.1, 2.1], abs=0.01)
     # At or past the ceiling, refresh-ahead under it, as before.
     assert _delays([3600, 20], 0.0, policy) == [20, 20]
     assert _delays([3600, 20], 0.999, policy) == pytest.approx([16, 16], abs=0.01)
     # Just under it, the spread stops at it.
     assert _delays([19, 19], 0.999, policy) == pytest.approx([20, 19.95], abs=0.01)
+    assert _delays([0.5], 0.5, RefreshPolicy(min_interval=0.1)) == [0.75]  # under a second
 
 
 def test_the_spread_is_really_spread_over_its_range() -> None:
