@@ -28,10 +28,10 @@ from .instrumentation import Hook, _check_hooks, _emit
 from .lookup import arun, run
 from .mongo import HostsFrom, MongoOptions, OptionValue
 from .names import ServiceName, SrvProtocol
-from .plan import ResultBuilder, plan_dns_name, plan_service, service_name
+from .plan import LookupPlan, ResultBuilder, plan_dns_name, plan_service, service_name
 from .refresh import RefreshPolicy
 from .resolvers import AsyncResolver, DnsResolver, Resolver
-from .state import Applied, RefreshState, StalePolicy, Waiter
+from .state import Applied, RefreshState, StalePolicy, Ticket, Waiter
 from .strategies import (
     FailureTracking,
     Preparing,
@@ -145,9 +145,11 @@ class _DiscoveryBase:
         self._state = RefreshState(
             self._plan.qname,
             refresh if refresh is not None else RefreshPolicy(),
+            family=self._plan.family,
             stale_policy=stale_policy,
             empty_is_error=empty_is_error,
             rng=rng if rng is not None else random.Random(),
+            clock=clock,
         )
         self._clock = clock
         self._lock = threading.Lock()  # guards state changes; picks never take it
@@ -270,16 +272,17 @@ class _DiscoveryBase:
 
     # -- applying outcomes: the lock around the pure state, then the news ------------------
 
-    def _begin(self) -> int:
+    def _begin(self) -> tuple[Ticket, LookupPlan]:
         with self._lock:
-            return self._state.begin()
+            ticket = self._state.begin()
+        return ticket, self._plan.with_family(ticket.family)
 
     def _fold(
-        self, outcome: Resolution | Exception, seq: int
+        self, outcome: Resolution | Exception, ticket: Ticket
     ) -> tuple[Applied, tuple[ChangeCallback, ...]]:
         now = self._clock()
         with self._lock:
-            applied = self._state.apply(outcome, seq, now)
+            applied = self._state.apply(outcome, ticket, now)
             subscribers = tuple(self._subscribers) if applied.changed is not None else ()
         return applied, subscribers
 
@@ -371,15 +374,15 @@ class Discovery(_DiscoveryBase):
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def _lookup(self) -> tuple[Resolution | Exception, int]:
-        seq = self._begin()
+    def _lookup(self) -> tuple[Resolution | Exception, Ticket]:
+        ticket, plan = self._begin()
         try:
-            return run(self._plan, self._resolver, self._builder, hooks=self._hooks), seq
+            return run(plan, self._resolver, self._builder, hooks=self._hooks), ticket
         except DiscoveryError as exc:
-            return exc, seq
+            return exc, ticket
 
-    def _apply(self, outcome: Resolution | Exception, seq: int) -> float:
-        applied, subscribers = self._fold(outcome, seq)
+    def _apply(self, outcome: Resolution | Exception, ticket: Ticket) -> float:
+        applied, subscribers = self._fold(outcome, ticket)
         if applied.new is not applied.old and applied.new:
             # A hash ring of a thousand pods is built here, on the refresher, not in the
             # first request after the change.
@@ -427,8 +430,8 @@ class Discovery(_DiscoveryBase):
         Raises:
             ResolutionError: The lookup failed (the snapshot is kept, as in the background).
         """
-        outcome, seq = self._lookup()
-        self._apply(outcome, seq)
+        outcome, ticket = self._lookup()
+        self._apply(outcome, ticket)
         if isinstance(outcome, Exception) and self._state.raises(outcome):
             raise outcome
         return self._state.snapshot
@@ -545,17 +548,17 @@ class AsyncDiscovery(_DiscoveryBase):
         self._task: asyncio.Task[None] | None = None
         self._closing: asyncio.Event | None = None
 
-    async def _lookup(self) -> tuple[Resolution | Exception, int]:
-        seq = self._begin()
+    async def _lookup(self) -> tuple[Resolution | Exception, Ticket]:
+        ticket, plan = self._begin()
         try:
-            return await arun(self._plan, self._resolver, self._builder, hooks=self._hooks), seq
+            return await arun(plan, self._resolver, self._builder, hooks=self._hooks), ticket
         except DiscoveryError as exc:
-            return exc, seq
+            return exc, ticket
 
-    async def _apply(self, outcome: Resolution | Exception, seq: int) -> float:
+    async def _apply(self, outcome: Resolution | Exception, ticket: Ticket) -> float:
         import asyncio
 
-        applied, subscribers = self._fold(outcome, seq)
+        applied, subscribers = self._fold(outcome, ticket)
         if applied.new is not applied.old and applied.new:
             # Mirrors Discovery._apply; a large table is built in slices, so the event
             # loop runs other tasks in between.
@@ -597,8 +600,8 @@ class AsyncDiscovery(_DiscoveryBase):
         Raises:
             ResolutionError: The lookup failed (the snapshot is kept, as in the background).
         """
-        outcome, seq = await self._lookup()
-        await self._apply(outcome, seq)
+        outcome, ticket = await self._lookup()
+        await self._apply(outcome, ticket)
         if isinstance(outcome, Exception) and self._state.raises(outcome):
             raise outcome
         return self._state.snapshot

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
-from .endpoints import Endpoint, Resolution
+from .endpoints import Endpoint, Family, Resolution
 from .errors import (
     ConfigurationError,
     DiscoveryError,
@@ -26,9 +26,9 @@ from .errors import (
     WaitTimeoutError,
 )
 from .instrumentation import EndpointsChanged, Event, RefreshFinished, StaleServed
-from .refresh import RefreshPolicy
+from .refresh import RefreshPolicy, RefreshSchedule
 
-__all__ = ["Applied", "RefreshState", "Waiter"]
+__all__ = ["Applied", "RefreshState", "Ticket", "Waiter"]
 
 #: What picks do once lookups have failed for longer than ``max_stale``.
 StalePolicy = Literal["serve", "fail"]
@@ -42,6 +42,16 @@ def _identity(endpoint: Endpoint) -> tuple[str, int | None, str | None]:
     # Pods are compared by where they are, not by SRV weight: CoreDNS gives every pod an
     # even share, so one pod leaving changes every weight without changing the pods.
     return endpoint.address, endpoint.port, endpoint.hostname
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A lookup as it begins: its number (outcomes are applied in order) and the address
+    family it asks (one may be backed off, see
+    :class:`~headless_discovery.refresh.RefreshSchedule`)."""
+
+    seq: int
+    family: Family
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +79,11 @@ class RefreshState:
     Args:
         name: The name followed (absolute).
         policy: Refresh schedule and staleness bounds.
+        family: The address families asked for.
         stale_policy: What picks do past ``max_stale``.
         empty_is_error: Treat NXDOMAIN/NODATA as a failure rather than "no pods".
         rng: Randomness for jitter and backoff.
+        clock: A monotonic clock, for the refresh schedule.
 
     Raises:
         ConfigurationError: An unknown ``stale_policy``.
@@ -82,9 +94,11 @@ class RefreshState:
         name: str,
         policy: RefreshPolicy,
         *,
+        family: Family = "any",
         stale_policy: StalePolicy = "serve",
         empty_is_error: bool = False,
         rng: random.Random,
+        clock: Callable[[], float],
     ) -> None:
         if stale_policy not in ("serve", "fail"):
             raise ConfigurationError(
@@ -92,9 +106,10 @@ class RefreshState:
             )
         self.name = name
         self.policy = policy
+        self.family = family
+        self.schedule = RefreshSchedule(policy, rng, clock)
         self.stale_policy = stale_policy
         self.empty_is_error = empty_is_error
-        self.rng = rng
         self.snapshot = Resolution(name, ())
         # Why picks cannot succeed right now, as a factory: raising one exception instance
         # again and again would grow its traceback. The factories capture strings, never
@@ -140,10 +155,11 @@ class RefreshState:
         """The error of using a closed discovery."""
         return DiscoveryError(f"discovery of {self.name} is closed")
 
-    def begin(self) -> int:
-        """Number a lookup as it begins, so that outcomes are applied in order."""
+    def begin(self) -> Ticket:
+        """Number a lookup as it begins, so that outcomes are applied in order, and choose
+        the families it asks."""
         self.issued += 1
-        return self.issued
+        return Ticket(self.issued, self.schedule.family(self.family))
 
     # -- folding outcomes ------------------------------------------------------------------
 
@@ -153,9 +169,11 @@ class RefreshState:
             self.empty_is_error or not isinstance(outcome, NoEndpointsError)
         )
 
-    def apply(self, outcome: Resolution | Exception, seq: int, now: float) -> Applied:
-        """Fold the outcome of lookup number ``seq``, finished at ``now``, into the state."""
+    def apply(self, outcome: Resolution | Exception, ticket: Ticket, now: float) -> Applied:
+        """Fold the outcome of the lookup of ``ticket``, finished at ``now``, into the
+        state."""
         old = self.snapshot
+        seq = ticket.seq
         if self.closed:
             return Applied(self.policy.max_interval, old, old)
         if seq < self.applied:
@@ -164,7 +182,7 @@ class RefreshState:
             return Applied(self.policy.min_interval, old, old)
         self.applied = seq
         if isinstance(outcome, Resolution):
-            delay, events = self._on_answer(outcome, now)
+            delay, events = self._on_answer(outcome, ticket.family, now)
         elif isinstance(outcome, NoEndpointsError) and not self.empty_is_error:
             delay, events = self._on_empty(outcome, now)
         else:
@@ -175,7 +193,9 @@ class RefreshState:
             events = (changed, *events)
         return Applied(delay, old, new, changed, events)
 
-    def _on_answer(self, result: Resolution, now: float) -> tuple[float, tuple[Event, ...]]:
+    def _on_answer(
+        self, result: Resolution, asked: Family, now: float
+    ) -> tuple[float, tuple[Event, ...]]:
         old = self.snapshot.endpoints
         outcome: Literal["changed", "unchanged"] = "unchanged"
         if result.endpoints is not old and set(result.endpoints) != set(old):
@@ -186,7 +206,8 @@ class RefreshState:
         self.failures = 0
         self.stale_warned = False
         self.failure = None
-        delay = self.policy.after_success(result.ttl, self.rng)
+        seen = frozenset("ipv6" if ":" in ep.address else "ipv4" for ep in result.endpoints)
+        delay = self.schedule.answered(result.ttl, asked, seen)
         return delay, (RefreshFinished(self.name, outcome, len(self.snapshot)),)
 
     def _on_empty(self, error: NoEndpointsError, now: float) -> tuple[float, tuple[Event, ...]]:
@@ -197,13 +218,13 @@ class RefreshState:
         self.last_error = error
         self.failures = 0
         self.failure = None
-        delay = self.policy.after_empty(self.rng)
+        delay = self.schedule.empty()
         return delay, (RefreshFinished(self.name, "empty", 0, error),)
 
     def _on_failure(self, error: Exception, now: float) -> tuple[float, tuple[Event, ...]]:
         self.failures += 1
         self.last_error = error
-        delay = self.policy.after_failure(self.failures, self.rng)
+        delay = self.schedule.failed(self.failures)
         served = len(self.snapshot)
         if self.last_success is None:
             name, message = (

@@ -137,3 +137,34 @@ def test_wait_for_fails_with_the_documented_message(server: BindServer) -> None:
     assert "have 0 of 1 endpoints" in message
     assert "NXDOMAIN" in message
     assert "publishNotReadyAddresses" in message
+
+
+def test_an_ipv4_only_service_is_asked_for_aaaa_only_now_and_then() -> None:
+    # TTL 1, A records only: Discovery keeps refreshing A about every second, and asks AAAA
+    # again only at the family probe interval (60 s by default), not with every refresh.
+    require_named()
+    model = Cluster(ttl=1)
+    model.statefulset("api", "shop", 3, ports={"http": 8080})
+    with BindServer(model) as bind:
+        bind.clear_queries()
+        with Discovery(SVC, port=8080, resolver=resolver(bind)):
+            time.sleep(8)
+        a_queries = bind.queries(SVC.query_name, "A")
+        aaaa_queries = bind.queries(SVC.query_name, "AAAA")
+    assert len(a_queries) >= 5, a_queries
+    assert len(aaaa_queries) <= 2, aaaa_queries
+
+
+def test_a_dual_stack_service_keeps_both_families_current() -> None:
+    require_named()
+    model = Cluster(ttl=1)
+    api = model.statefulset("api", "shop", 2, ports={"http": 8080}, ipv6=True)
+    with BindServer(model) as bind:
+        bind.clear_queries()
+        with Discovery(SVC, port=8080, resolver=resolver(bind)) as pods:
+            assert {ep.ip.version for ep in pods.endpoints} == {4, 6}
+            model.scale(api, 3)
+            bind.sync()
+            wait_until(lambda: len(pods.endpoints) == 6, timeout=4)
+        aaaa_queries = bind.queries(SVC.query_name, "AAAA")
+    assert len(aaaa_queries) >= 2, aaaa_queries  # AAAA asked on every refresh, not backed off

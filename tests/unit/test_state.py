@@ -29,8 +29,19 @@ def snapshot(*addresses: str, ttl: float = 5.0) -> Resolution:
     return Resolution.from_endpoints(NAME, [Endpoint(a, 80) for a in addresses], ttl=ttl)
 
 
+POLICY_OLD = RefreshPolicy(
+    jitter=0.0, max_stale=30.0, backoff_base=1.0, backoff_max=8.0, cache_aware=False
+)
+
+
 def started(**kwargs: object) -> RefreshState:
-    state = RefreshState(NAME, POLICY, rng=random.Random(1), **kwargs)  # type: ignore[arg-type]
+    state = RefreshState(
+        NAME,
+        POLICY_OLD,
+        rng=random.Random(1),
+        clock=lambda: 0.0,
+        **kwargs,  # type: ignore[arg-type]
+    )
     assert state.start()
     return state
 
@@ -60,7 +71,7 @@ def test_an_older_lookup_finishing_last_is_not_news() -> None:
     state.apply(snapshot("10.0.0.2"), second, 100.0)
     late = state.apply(snapshot("10.0.0.1"), first, 101.0)
     assert late.new is late.old
-    assert late.delay == POLICY.min_interval
+    assert late.delay == POLICY_OLD.min_interval
     assert [ep.address for ep in state.snapshot] == ["10.0.0.2"]
 
 
@@ -125,11 +136,11 @@ def test_serve_policy_keeps_serving_past_max_stale() -> None:
 
 def test_unknown_stale_policy_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="stale_policy must be 'serve' or 'fail'"):
-        RefreshState(NAME, POLICY, stale_policy="keep", rng=random.Random())  # type: ignore[arg-type]
+        RefreshState(NAME, POLICY, stale_policy="keep", rng=random.Random(), clock=float)  # type: ignore[arg-type]
 
 
 def test_life_cycle_start_once_and_close_once() -> None:
-    state = RefreshState(NAME, POLICY, rng=random.Random())
+    state = RefreshState(NAME, POLICY, rng=random.Random(), clock=float)
     assert state.failure is not None
     with pytest.raises(DiscoveryError, match="is not started"):
         raise state.failure()
@@ -141,7 +152,7 @@ def test_life_cycle_start_once_and_close_once() -> None:
         state.start()
     closed = state.apply(snapshot("10.0.0.1"), state.begin(), 1.0)
     assert closed.new is closed.old
-    assert closed.delay == POLICY.max_interval
+    assert closed.delay == POLICY_OLD.max_interval
 
 
 def test_the_waiter_backs_off_reports_and_gives_up() -> None:
