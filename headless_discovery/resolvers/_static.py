@@ -6,7 +6,7 @@ import ipaddress
 import os
 from collections.abc import Iterable, Mapping
 
-from ..endpoints import AddressAnswer, Family, SrvAnswer, SrvRecord
+from ..endpoints import AddressAnswer, Family, SrvAnswer, SrvRecord, TxtAnswer
 from ..errors import ConfigurationError, InvalidNameError
 from ._messages import no_records, not_found
 
@@ -35,17 +35,23 @@ class StaticResolver:
     """Serves records given in code or read from a zone file; never touches the network.
 
     For local development without a cluster, demos, and tests of code that uses the
-    library. It implements both :class:`Resolver` and :class:`AsyncResolver`, with the same
-    exceptions as :class:`DnsResolver` (an unknown name is NXDOMAIN).
+    library. It implements :class:`Resolver` and :class:`AsyncResolver`, and the TXT
+    capability (``TxtResolver`` and ``AsyncTxtResolver``: ``resolve_txt`` and
+    ``aresolve_txt``), with the same exceptions as :class:`DnsResolver` (an unknown name is
+    NXDOMAIN). It sends no UDP probe: there is no nameserver.
 
     Args:
         records: Name to records: IP address strings and/or :class:`SrvRecord` values. SRV
             targets without addresses of their own are completed from the A/AAAA records
             given for the target name.
         ttl: The TTL reported for every answer.
+        txt: Name to TXT records, each given as one string (a record of several
+            character-strings is given joined). A name listed only here exists: its
+            address lookup is NODATA, not NXDOMAIN.
 
     Raises:
-        ConfigurationError: A record is neither an IP address nor an :class:`SrvRecord`.
+        ConfigurationError: A record is neither an IP address nor an :class:`SrvRecord`, or
+            the TXT records of a name are a string rather than a collection of strings.
 
     Example::
 
@@ -54,26 +60,53 @@ class StaticResolver:
         ... })
         >>> resolver.resolve_addresses("db.prod.svc.cluster.local.").addresses
         ('10.244.0.5', '10.244.1.7')
+        >>> StaticResolver({}, txt={"db.prod.svc.cluster.local": ["replicaSet=rs0"]}).resolve_txt(
+        ...     "db.prod.svc.cluster.local."
+        ... ).texts
+        ('replicaSet=rs0',)
 
     .. versionadded:: 0.1.0
     """
 
     def __init__(
-        self, records: Mapping[str, Iterable[str | SrvRecord]], *, ttl: float = 5.0
+        self,
+        records: Mapping[str, Iterable[str | SrvRecord]],
+        *,
+        ttl: float = 5.0,
+        txt: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self._addresses: dict[str, list[tuple[str, float]]] = {}
         self._srv: dict[str, list[tuple[SrvRecord, float]]] = {}
+        self._txt: dict[str, list[tuple[str, float]]] = {}
         for name, values in records.items():
             # Every listed name exists, even with no records (NODATA, not NXDOMAIN).
-            self._addresses.setdefault(_key(name), [])
-            self._srv.setdefault(_key(name), [])
+            self._exists(name)
             for value in values:
                 self._add(name, value, ttl)
+        for name, texts in (txt or {}).items():
+            if isinstance(texts, str):
+                # A string is an iterable of one-character strings: never what was meant.
+                raise ConfigurationError(
+                    f"the TXT records of {name} must be a list of strings, not the string {texts!r}"
+                )
+            self._exists(name)
+            for text in texts:
+                self._add_txt(name, text, ttl)
 
-    def _add(self, name: str, value: str | SrvRecord, ttl: float) -> None:
+    def _exists(self, name: str) -> str:
         key = _key(name)
         self._addresses.setdefault(key, [])
         self._srv.setdefault(key, [])
+        self._txt.setdefault(key, [])
+        return key
+
+    def _add_txt(self, name: str, text: str, ttl: float) -> None:
+        if not isinstance(text, str):
+            raise ConfigurationError(f"TXT record {text!r} for {name} is not a string")
+        self._txt[self._exists(name)].append((text, ttl))
+
+    def _add(self, name: str, value: str | SrvRecord, ttl: float) -> None:
+        key = self._exists(name)
         if isinstance(value, SrvRecord):
             self._srv[key].append((value, ttl))
             return
@@ -89,7 +122,10 @@ class StaticResolver:
     def from_zone_file(
         cls, path: str | os.PathLike[str], *, origin: str | None = None
     ) -> StaticResolver:
-        """Load A, AAAA and SRV records from a zone file (RFC 1035 master-file format).
+        """Load A, AAAA, SRV and TXT records from a zone file (RFC 1035 master-file format).
+
+        A TXT record of several character-strings (``"a" "b"``) is served joined (``"ab"``),
+        decoded as UTF-8 with undecodable bytes replaced, as :class:`DnsResolver` does.
 
         Args:
             path: The zone file. It may set ``$ORIGIN`` itself.
@@ -125,12 +161,17 @@ class StaticResolver:
                         rdata.weight,
                     )
                     resolver._add(text, srv, rdataset.ttl)
+                elif rdataset.rdtype == dns.rdatatype.TXT:
+                    joined = b"".join(rdata.strings).decode("utf-8", "replace")
+                    resolver._add_txt(text, joined, rdataset.ttl)
         return resolver
 
     @property
     def names(self) -> tuple[str, ...]:
         """Every name that has records, sorted."""
-        return tuple(sorted(k for k in self._addresses if self._addresses[k] or self._srv[k]))
+        return tuple(
+            sorted(k for k in self._addresses if self._addresses[k] or self._srv[k] or self._txt[k])
+        )
 
     def resolve_addresses(self, name: str, *, family: Family = "any") -> AddressAnswer:
         """The A/AAAA records given for ``name``.
@@ -176,6 +217,21 @@ class StaticResolver:
             ttls.append(ttl)
         return SrvAnswer(name, tuple(records), min(ttls), _SOURCE)
 
+    def resolve_txt(self, name: str) -> TxtAnswer:
+        """The TXT records given for ``name``, one string per record.
+
+        Raises:
+            ServiceNotFoundError: No records at all for the name.
+            NoEndpointsError: No TXT records for the name.
+        """
+        key = _key(name)
+        if key not in self._txt:
+            raise not_found(name, "TXT", _SOURCE)
+        found = self._txt[key]
+        if not found:
+            raise no_records(name, "TXT", _SOURCE)
+        return TxtAnswer(name, tuple(t for t, _ in found), min(t for _, t in found), _SOURCE)
+
     async def aresolve_addresses(self, name: str, *, family: Family = "any") -> AddressAnswer:
         """Awaitable :meth:`resolve_addresses` (no I/O, returns at once)."""
         return self.resolve_addresses(name, family=family)
@@ -183,6 +239,10 @@ class StaticResolver:
     async def aresolve_srv(self, name: str, *, family: Family = "any") -> SrvAnswer:
         """Awaitable :meth:`resolve_srv` (no I/O, returns at once)."""
         return self.resolve_srv(name, family=family)
+
+    async def aresolve_txt(self, name: str) -> TxtAnswer:
+        """Awaitable :meth:`resolve_txt` (no I/O, returns at once)."""
+        return self.resolve_txt(name)
 
     def __repr__(self) -> str:
         return f"StaticResolver(<{len(self.names)} names>)"
