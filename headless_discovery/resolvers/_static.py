@@ -55,14 +55,13 @@ class StaticResolver:
 
     Example::
 
-        >>> resolver = StaticResolver({
-        ...     "db.prod.svc.cluster.local": ["10.244.0.5", "10.244.1.7"],
-        ... })
+        >>> resolver = StaticResolver(
+        ...     {"db.prod.svc.cluster.local": ["10.244.0.5", "10.244.1.7"]},
+        ...     txt={"db.prod.svc.cluster.local": ["replicaSet=rs0"]},
+        ... )
         >>> resolver.resolve_addresses("db.prod.svc.cluster.local.").addresses
         ('10.244.0.5', '10.244.1.7')
-        >>> StaticResolver({}, txt={"db.prod.svc.cluster.local": ["replicaSet=rs0"]}).resolve_txt(
-        ...     "db.prod.svc.cluster.local."
-        ... ).texts
+        >>> resolver.resolve_txt("db.prod.svc.cluster.local.").texts
         ('replicaSet=rs0',)
 
     .. versionadded:: 0.1.0
