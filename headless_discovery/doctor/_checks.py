@@ -23,23 +23,6 @@ from ..errors import (
 from ..names import in_srv_parent_domain, srv_parent_domain
 from ._observations import DOCS_PAGE, Finding, Observations, Report, Verdict
 
-__all__ = [
-    "CHECKS",
-    "Check",
-    "Judgement",
-    "check_environment",
-    "check_libc",
-    "check_mongo_replica_set",
-    "check_mongo_seeding",
-    "check_mongo_targets",
-    "check_mongo_tls",
-    "check_mongo_txt",
-    "check_resolves",
-    "check_srv",
-    "check_udp",
-    "diagnose",
-]
-
 # pymongo accepts only these options from the TXT record of a mongodb+srv host.
 _TXT_OPTIONS = frozenset({"authsource", "replicaset", "loadbalanced"})
 _SHOW = 6  # endpoints listed by name in a detail before "and N more"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Iterable, Mapping
+from typing import TypeVar
 
 from ..endpoints import AddressAnswer, Family, SrvAnswer, SrvRecord, TxtAnswer
 from ..errors import ConfigurationError, InvalidNameError
@@ -14,12 +15,21 @@ __all__ = ["StaticResolver"]
 
 _VERSIONS = {"any": (4, 6), "ipv4": (4,), "ipv6": (6,)}
 _SOURCE = "static records"
+_Given = TypeVar("_Given")
 
 
 def _key(name: str) -> str:
     if not isinstance(name, str) or not name.strip("."):
         raise InvalidNameError(repr(name), "a DNS name must be a non-empty string")
     return name.lower().rstrip(".")
+
+
+def _existing(table: dict[str, list[_Given]], name: str, rdtype: str) -> list[_Given]:
+    """The records of one type given for ``name``; NXDOMAIN for a name never given."""
+    try:
+        return table[_key(name)]
+    except KeyError:
+        raise not_found(name, rdtype, _SOURCE) from None
 
 
 def _versions(family: Family) -> tuple[int, ...]:
@@ -180,12 +190,9 @@ class StaticResolver:
             NoEndpointsError: No address records of the family.
         """
         versions = _versions(family)
-        key = _key(name)
-        if key not in self._addresses:
-            raise not_found(name, "A/AAAA", _SOURCE)
         found = [
             (address, ttl)
-            for address, ttl in self._addresses[key]
+            for address, ttl in _existing(self._addresses, name, "A/AAAA")
             if ipaddress.ip_address(address).version in versions
         ]
         if not found:
@@ -200,14 +207,12 @@ class StaticResolver:
             NoEndpointsError: No SRV records for the name.
         """
         versions = _versions(family)
-        key = _key(name)
-        if key not in self._srv:
-            raise not_found(name, "SRV", _SOURCE)
-        if not self._srv[key]:
+        given = _existing(self._srv, name, "SRV")
+        if not given:
             raise no_records(name, "SRV", _SOURCE)
         records = []
         ttls = []
-        for rec, ttl in self._srv[key]:
+        for rec, ttl in given:
             addresses = rec.addresses or tuple(
                 a for a, _ in self._addresses.get(_key(rec.target), [])
             )
@@ -223,10 +228,7 @@ class StaticResolver:
             ServiceNotFoundError: No records at all for the name.
             NoEndpointsError: No TXT records for the name.
         """
-        key = _key(name)
-        if key not in self._txt:
-            raise not_found(name, "TXT", _SOURCE)
-        found = self._txt[key]
+        found = _existing(self._txt, name, "TXT")
         if not found:
             raise no_records(name, "TXT", _SOURCE)
         return TxtAnswer(name, tuple(t for t, _ in found), min(t for _, t in found), _SOURCE)
