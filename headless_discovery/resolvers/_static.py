@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
-from ..endpoints import AddressAnswer, Family, SrvAnswer, SrvRecord, TxtAnswer
+from ..endpoints import AddressAnswer, Family, SrvAnswer, SrvRecord, TxtAnswer, check_family
 from ..errors import ConfigurationError, InvalidNameError
 from ._messages import no_records, not_found
 
@@ -33,12 +33,7 @@ def _existing(table: dict[str, list[_Given]], name: str, rdtype: str) -> list[_G
 
 
 def _versions(family: Family) -> tuple[int, ...]:
-    try:
-        return _VERSIONS[family]
-    except (KeyError, TypeError):
-        raise ConfigurationError(
-            f"family must be 'any', 'ipv4' or 'ipv6', not {family!r}"
-        ) from None
+    return _VERSIONS[check_family(family)]
 
 
 class StaticResolver:
