@@ -1,24 +1,42 @@
-"""DNS messages on the wire, for the few records discovery reads. Pure: bytes in, data out.
+"""DNS messages on the wire, for the few records discovery reads. Pure: bytes in, values out.
 
 dnspython turns every record of a message into objects before it returns; for a headless
 Service with a thousand pods that takes 50 to 100 ms in one piece, which on an event loop is
-a stall of that length. :class:`Reply` reads only what discovery uses (A, AAAA, SRV and CNAME
-records, with name compression) into plain tuples, grouped into record sets, and reads them
-in slices (:meth:`Reply.read`), so that an asyncio driver can let other tasks run in between.
-Malformed messages raise dnspython's ``FormError``, which the resolvers already translate.
+a stall of that length. :class:`Reply` reads only what discovery uses (A, AAAA, SRV, CNAME and
+TXT records, with name compression) into typed values, grouped into record sets per section
+(:class:`Section`), and reads them in slices (:meth:`Reply.read`), so that an asyncio driver
+can let other tasks run in between.
+
+Record values: A and AAAA records are address text (``"10.0.0.1"``, ``"fd00::1"``), a CNAME
+is its target name as text, an SRV record is :class:`SrvData`, a TXT record is the tuple of
+its character-strings (:data:`TxtData`). Malformed messages raise :class:`MalformedMessage`.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import struct
+from typing import Generic, NamedTuple, TypeVar
 
-import dns.exception
-
-__all__ = ["AAAA", "CNAME", "SRV", "A", "Reply", "make_query"]
+__all__ = [
+    "AAAA",
+    "CNAME",
+    "EDNS_PAYLOAD",
+    "SRV",
+    "TXT",
+    "A",
+    "MalformedMessage",
+    "RRset",
+    "Reply",
+    "Section",
+    "SrvData",
+    "TxtData",
+    "make_query",
+]
 
 A = 1
 CNAME = 5
+TXT = 16
 AAAA = 28
 SRV = 33
 _OPT = 41
@@ -40,27 +58,39 @@ _RR = struct.Struct("!HHIH")
 _SRV = struct.Struct("!HHH")
 _QUESTION = struct.Struct("!HH")
 _OPT_RR = b"\x00" + struct.pack("!HHIH", _OPT, EDNS_PAYLOAD, 0, 0)
-_WANTED = frozenset({A, AAAA, SRV, CNAME})
 
 # Label bytes printed as they are; everything else is escaped as dnspython's to_text() does.
 _PLAIN = bytes(c for c in range(0x21, 0x7F) if c not in b'"().;\\@$')
 
-#: One record's data: an address (A, AAAA), a target name (CNAME) or
-#: ``(priority, weight, port, target)`` (SRV).
-Data = object
+T = TypeVar("T")
 
 
-def _malformed(why: str) -> Exception:
-    error: type[Exception] = dns.exception.FormError  # untyped constructor
-    return error(why)
+class MalformedMessage(Exception):
+    """A reply that is not a well-formed DNS message (the reason is the message)."""
 
 
-def make_query(qid: int, qname: bytes, rdtype: int) -> bytes:
-    """A recursive query for ``qname`` (wire format, absolute) with an EDNS0 OPT record."""
-    return _HEADER.pack(qid, _RD, 1, 0, 0, 1) + qname + _QUESTION.pack(rdtype, _IN) + _OPT_RR
+class SrvData(NamedTuple):
+    """One SRV record's data (RFC 2782)."""
+
+    priority: int
+    weight: int
+    port: int
+    target: str  # absolute, as text
 
 
-def _label_text(label: bytes) -> str:
+#: One TXT record's data: its character-strings, each at most 255 bytes.
+TxtData = tuple[bytes, ...]
+
+
+def make_query(qid: int, qname: bytes, rdtype: int, *, edns: bool = True) -> bytes:
+    """A recursive query for ``qname`` (wire format, absolute), with an EDNS0 OPT record
+    unless ``edns`` is false (then the answer must fit 512 bytes of UDP)."""
+    header = _HEADER.pack(qid, _RD, 1, 0, 0, 1 if edns else 0)
+    return header + qname + _QUESTION.pack(rdtype, _IN) + (_OPT_RR if edns else b"")
+
+
+def label_text(label: bytes) -> str:
+    """A label as dnspython's ``to_text()`` writes it (special characters escaped)."""
     if not label.translate(None, _PLAIN):
         return label.decode("ascii")
     out = []
@@ -74,7 +104,7 @@ def _label_text(label: bytes) -> str:
     return "".join(out)
 
 
-class RRset:
+class RRset(Generic[T]):
     """The records of one name and type in one section; ``ttl`` is the smallest of them."""
 
     __slots__ = ("items", "name", "ttl")
@@ -82,7 +112,30 @@ class RRset:
     def __init__(self, name: str, ttl: int) -> None:
         self.name = name
         self.ttl = ttl
-        self.items: list[Data] = []
+        self.items: list[T] = []
+
+
+class Section:
+    """The records of one section, by type, each table keyed by lower-case owner name."""
+
+    __slots__ = ("a", "aaaa", "cname", "srv", "txt")
+
+    def __init__(self) -> None:
+        self.a: dict[str, RRset[str]] = {}
+        self.aaaa: dict[str, RRset[str]] = {}
+        self.cname: dict[str, RRset[str]] = {}
+        self.srv: dict[str, RRset[SrvData]] = {}
+        self.txt: dict[str, RRset[TxtData]] = {}
+
+
+def _add(table: dict[str, RRset[T]], owner: str, ttl: int, value: T) -> None:
+    key = owner.lower()
+    rrset = table.get(key)
+    if rrset is None:
+        rrset = table[key] = RRset(owner, ttl)
+    elif ttl < rrset.ttl:
+        rrset.ttl = ttl
+    rrset.items.append(value)
 
 
 class Reply:
@@ -92,7 +145,7 @@ class Reply:
         wire: The message as received.
 
     Raises:
-        dns.exception.FormError: The header or question is malformed.
+        MalformedMessage: The header or question is malformed.
     """
 
     __slots__ = (
@@ -110,7 +163,7 @@ class Reply:
 
     def __init__(self, wire: bytes) -> None:
         if len(wire) < 12:
-            raise _malformed("the DNS message is shorter than its header")
+            raise MalformedMessage("the DNS message is shorter than its header")
         self._wire = wire
         self._names: dict[int, str] = {}
         self.id, self.flags, qdcount, *counts = _HEADER.unpack_from(wire)
@@ -119,18 +172,18 @@ class Reply:
         self.question: tuple[str, int, int] | None = None
         offset = 12
         if qdcount > 1:
-            raise _malformed("more than one question in a response")
+            raise MalformedMessage("more than one question in a response")
         if qdcount == 1:
             name, offset = self._name(offset)
             if offset + 4 > len(wire):
-                raise _malformed("the question is cut short")
-            self.question = (name, *_QUESTION.unpack_from(wire, offset))
+                raise MalformedMessage("the question is cut short")
+            qtype, qclass = _QUESTION.unpack_from(wire, offset)
+            self.question = (name, qtype, qclass)
             offset += 4
         self._offset = offset
         self._section = 0
-        #: Answer, authority and additional records of the types we read, by
-        #: (lower-case owner name, type).
-        self.sections: tuple[dict[tuple[str, int], RRset], ...] = ({}, {}, {})
+        #: Answer, authority and additional records of the types we read.
+        self.sections = (Section(), Section(), Section())
 
     @property
     def truncated(self) -> bool:
@@ -150,7 +203,7 @@ class Reply:
         """Read up to ``budget`` more records; ``True`` once the whole message is read.
 
         Raises:
-            dns.exception.FormError: A record is malformed, or bytes follow the last one.
+            MalformedMessage: A record is malformed, or bytes follow the last one.
         """
         wire, offset, counts = self._wire, self._offset, self._counts
         size = len(wire)
@@ -162,53 +215,52 @@ class Reply:
             budget -= 1
             owner, offset = self._name(offset)
             if offset + 10 > size:
-                raise _malformed("a record header is cut short")
+                raise MalformedMessage("a record header is cut short")
             rdtype, rdclass, ttl, rdlen = _RR.unpack_from(wire, offset)
             offset += 10
             end = offset + rdlen
             if end > size:
-                raise _malformed("a record's data is cut short")
+                raise MalformedMessage("a record's data is cut short")
             if rdtype == _OPT:
                 # The extended RCODE's upper eight bits travel in the OPT record's TTL.
                 self.rcode |= (ttl >> 24) << 4
-            elif rdtype in _WANTED and rdclass == _IN:
-                data = self._data(rdtype, offset, end)
-                key = (owner.lower(), rdtype)
-                rrset = self.sections[self._section].get(key)
-                if rrset is None:
-                    rrset = self.sections[self._section][key] = RRset(owner, ttl)
-                elif ttl < rrset.ttl:
-                    rrset.ttl = ttl
-                rrset.items.append(data)
+            elif rdclass == _IN:
+                self._record(owner, rdtype, ttl, offset, end)
             offset = end
         self._offset = offset
         if self._section < 3:
             return False
         if offset != size:
-            raise _malformed("trailing junk after the last record")
+            raise MalformedMessage("trailing junk after the last record")
         return True
 
-    def _data(self, rdtype: int, offset: int, end: int) -> Data:
-        wire = self._wire
+    def _record(self, owner: str, rdtype: int, ttl: int, offset: int, end: int) -> None:
+        """Read one record's data into the current section; types we do not use are skipped."""
+        wire, section = self._wire, self.sections[self._section]
         if rdtype == A:
             if end - offset != 4:
-                raise _malformed("an A record is not 4 bytes")
-            return f"{wire[offset]}.{wire[offset + 1]}.{wire[offset + 2]}.{wire[offset + 3]}"
-        if rdtype == AAAA:
+                raise MalformedMessage("an A record is not 4 bytes")
+            address = f"{wire[offset]}.{wire[offset + 1]}.{wire[offset + 2]}.{wire[offset + 3]}"
+            _add(section.a, owner, ttl, address)
+        elif rdtype == AAAA:
             if end - offset != 16:
-                raise _malformed("an AAAA record is not 16 bytes")
-            return ipaddress.IPv6Address(wire[offset:end]).compressed
-        if rdtype == SRV:
+                raise MalformedMessage("an AAAA record is not 16 bytes")
+            _add(section.aaaa, owner, ttl, ipaddress.IPv6Address(wire[offset:end]).compressed)
+        elif rdtype == SRV:
             if end - offset < 7:
-                raise _malformed("an SRV record is cut short")
+                raise MalformedMessage("an SRV record is cut short")
             target, after = self._name(offset + 6)
             if after != end:
-                raise _malformed("an SRV record's length does not match")
-            return (*_SRV.unpack_from(wire, offset), target)
-        target, after = self._name(offset)
-        if after != end:
-            raise _malformed("a CNAME record's length does not match")
-        return target
+                raise MalformedMessage("an SRV record's length does not match")
+            priority, weight, port = _SRV.unpack_from(wire, offset)
+            _add(section.srv, owner, ttl, SrvData(priority, weight, port, target))
+        elif rdtype == CNAME:
+            target, after = self._name(offset)
+            if after != end:
+                raise MalformedMessage("a CNAME record's length does not match")
+            _add(section.cname, owner, ttl, target)
+        elif rdtype == TXT:
+            _add(section.txt, owner, ttl, _strings(wire, offset, end))
 
     def _name(self, offset: int) -> tuple[str, int]:
         """The name at ``offset`` as dnspython's ``to_text()`` writes it, and where it ends.
@@ -223,7 +275,7 @@ class Reply:
         limit = offset
         while True:
             if offset >= len(wire):
-                raise _malformed("a name runs past the end of the message")
+                raise MalformedMessage("a name runs past the end of the message")
             size = wire[offset]
             if size == 0:
                 suffix = "."
@@ -231,7 +283,7 @@ class Reply:
                 break
             if size >= 0xC0:
                 if offset + 1 >= len(wire):
-                    raise _malformed("a compression pointer is cut short")
+                    raise MalformedMessage("a compression pointer is cut short")
                 pointer = ((size & 0x3F) << 8) | wire[offset + 1]
                 if after < 0:
                     after = offset + 2
@@ -241,15 +293,15 @@ class Reply:
                     break
                 # Each pointer must point further back than the last: no loops.
                 if pointer >= limit:
-                    raise _malformed("a compression pointer does not point back")
+                    raise MalformedMessage("a compression pointer does not point back")
                 offset = limit = pointer
                 continue
             if size > 63:
-                raise _malformed("a name has an unknown label type")
+                raise MalformedMessage("a name has an unknown label type")
             length += size + 1
             if length > 254:
-                raise _malformed("a name is longer than 255 bytes")
-            labels.append((offset, _label_text(wire[offset + 1 : offset + 1 + size])))
+                raise MalformedMessage("a name is longer than 255 bytes")
+            labels.append((offset, label_text(wire[offset + 1 : offset + 1 + size])))
             offset += 1 + size
         if after < 0:
             after = offset
@@ -258,3 +310,17 @@ class Reply:
             text = label + "." + text if text != "." else label + "."
             names[start] = text
         return text, after
+
+
+def _strings(wire: bytes, offset: int, end: int) -> TxtData:
+    """The character-strings of a TXT record's data (RFC 1035 3.3.14): at least one."""
+    strings = []
+    while offset < end:
+        size = wire[offset]
+        offset += 1 + size
+        if offset > end:
+            raise MalformedMessage("a TXT character-string runs past its record")
+        strings.append(wire[offset - size : offset])
+    if not strings:
+        raise MalformedMessage("a TXT record holds no character-string")
+    return tuple(strings)
