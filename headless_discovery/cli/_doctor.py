@@ -110,7 +110,6 @@ def run_doctor(args: argparse.Namespace) -> Result:
         mongo=args.mongo,
         mongo_port_name=args.mongo_port_name,
         replica_set=args.replica_set,
-        zone_file=args.zone_file,
         compare_libc=src.system,
     )
     report = diagnose(observations)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
+from headless_discovery import DnsResolver, PodEnvironment, ResolverTimeoutError, ServiceName
+from headless_discovery.doctor import gather
 from tests.cli import schema
 from tests.cli.conftest import Cli, run_process
 from tests.harness.bind import BindServer
@@ -147,3 +150,33 @@ def test_doctor_when_the_server_is_down(cli: Cli, server: BindServer) -> None:
 def test_doctor_as_a_process(server: BindServer) -> None:
     run = run_process("doctor", "mongodb.db", "--mongo", *ns(server), "--json")
     assert checks(run.check().json())["mongodb-seeding"]["verdict"] == "ok"
+
+
+def test_doctor_txt_timeout_is_the_resolvers_error(cli: Cli, server: BindServer) -> None:
+    server.stop()
+    where = f"{server.nameserver}:{server.port}"
+    resolver = DnsResolver([server.nameserver], server.port, timeout=0.3, lifetime=0.3)
+    obs = gather(
+        ServiceName("mongodb", "db", "cluster.local"),
+        resolver=resolver,
+        environment=PodEnvironment(),
+        namespace_source="--namespace",
+        cluster_domain_source="--cluster-domain",
+        source=f"nameserver {where}",
+        mongo=True,
+    )
+    # The same translation as the library's: type, name, record type, server, time spent.
+    assert isinstance(obs.txt, ResolverTimeoutError)
+    assert (obs.txt.name, obs.txt.rdtype, obs.txt.nameserver) == (f"{SVC}.", "TXT", where)
+    assert obs.txt.elapsed is not None
+    assert obs.txt.elapsed >= 0.2
+    with pytest.raises(
+        ResolverTimeoutError, match=rf"^no answer for {re.escape(SVC)}\. TXT from "
+    ) as direct:
+        resolver.resolve_txt(f"{SVC}.")
+    assert re.sub(r"[\d.]+ s", "N s", str(direct.value)) == re.sub(r"[\d.]+ s", "N s", str(obs.txt))
+    data = cli("doctor", "mongodb.db", "--mongo", *ns(server), "--timeout", "0.3", "--json")
+    txt = checks(data.check(6).json())["mongodb-srv-txt"]
+    assert txt["verdict"] == "warn"
+    assert txt["detail"].startswith("the TXT lookup failed: ")
+    assert where in txt["detail"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -17,15 +18,22 @@ from headless_discovery import (
     ServiceNotFoundError,
     SrvAnswer,
     SrvRecord,
+    doctor,
 )
 from headless_discovery.doctor import (
+    CHECKS,
     COMMON_PORT_NAMES,
     DOCS_PAGE,
+    Check,
     Finding,
+    Judgement,
     Observations,
     UdpProbe,
     diagnose,
 )
+from headless_discovery.names import in_srv_parent_domain, srv_parent_domain
+from headless_discovery.resolvers._base import UdpProbe as ResolverUdpProbe
+from tests.test_docs import DOCS, anchors
 
 SVC = ServiceName("mongodb", "db", "cluster.local")
 IPS = ("10.244.0.10", "10.244.0.11", "10.244.0.12")
@@ -183,6 +191,10 @@ def test_truncated_udp_answer_is_a_warning() -> None:
     assert "carried 27 of the 3 A records, with the TC (truncated) bit set" in found.detail
 
 
+def test_udp_probe_is_the_resolvers_value() -> None:
+    assert UdpProbe is ResolverUdpProbe
+
+
 def test_udp_probe_failure_and_zone_files() -> None:
     assert finding(healthy(udp=ResolverTimeoutError("t")), "udp-truncation").verdict == "warn"
     assert finding(healthy(udp=None), "udp-truncation").verdict == "skip"
@@ -292,3 +304,65 @@ def test_report_json() -> None:
         "advice": None,
         "docs": f"{DOCS_PAGE}#where-am-i",
     }
+
+
+# -- the table of checks -------------------------------------------------------------------------
+
+
+def test_every_check_in_the_table_has_a_unique_id_a_title_and_a_section() -> None:
+    sections = anchors(DOCS / "explanation" / "troubleshooting.md")
+    ids = [check.id for check in CHECKS]
+    assert len(set(ids)) == len(ids) == 10
+    for check in CHECKS:
+        assert re.fullmatch(r"[a-z]+(-[a-z]+)+|[a-z]+", check.id), check.id
+        assert check.title.strip() == check.title != ""
+        assert check.anchor in sections, check.anchor
+
+
+def test_diagnose_runs_the_table_in_order() -> None:
+    assert [f.id for f in diagnose(healthy()).findings] == [c.id for c in CHECKS]
+    general = [c.id for c in CHECKS if not c.mongo]
+    assert [f.id for f in diagnose(healthy(mongo=False)).findings] == general
+    # The MongoDB checks come last, so a report without them is a prefix of one with them.
+    assert [c.mongo for c in CHECKS] == sorted(c.mongo for c in CHECKS)
+
+
+def test_a_check_turns_its_judgement_into_a_finding() -> None:
+    obs = healthy()
+    check = Check("an-id", "A title", "where-am-i", lambda o: Judgement("warn", o.source, "do"))
+    assert check(obs) == Finding(
+        "an-id", "A title", "warn", obs.source, "do", f"{DOCS_PAGE}#where-am-i"
+    )
+    precise = Check("an-id", "A title", "nxdomain", lambda o: Judgement("ok", "d", anchor="x-y"))
+    assert precise(obs).docs == f"{DOCS_PAGE}#x-y"
+    assert precise(obs).advice is None
+
+
+def test_each_public_check_is_its_row_of_the_table() -> None:
+    for check in CHECKS:
+        name = next(n for n in dir(doctor) if getattr(doctor, n) is check)
+        assert name.startswith("check_"), name
+    assert doctor.check_udp(healthy()) == finding(healthy(), "udp-truncation")
+
+
+def test_txt_that_the_resolver_cannot_look_up_is_skipped_with_the_reason() -> None:
+    found = finding(healthy(txt=None, source="a resolver of your own"), "mongodb-srv-txt")
+    assert found.verdict == "skip"
+    assert found.detail == "TXT records cannot be looked up in a resolver of your own"
+
+
+def test_srv_targets_follow_the_names_rule() -> None:
+    # in_srv_parent_domain is case-insensitive and ignores a trailing dot; doctor agrees.
+    upper = srv(f"MONGODB-0.{SVC.fqdn.upper()}.")
+    found = finding(healthy(srv={"mongodb": upper}), "mongodb-srv-targets")
+    assert found.verdict == "ok"
+    assert found.detail.startswith(f"all 1 targets end with {srv_parent_domain(SVC.fqdn)};")
+    # One label deeper than the parent: the target minus its first label must end with it.
+    deeper = srv(f"a.b.{SVC.fqdn}", "x.svc.cluster.local")
+    failed = finding(healthy(srv={"mongodb": deeper}), "mongodb-srv-targets")
+    assert failed.verdict == "fail"
+    assert failed.detail.startswith("targets outside db.svc.cluster.local: x.svc.cluster.local;")
+    for rec in deeper.records:
+        assert in_srv_parent_domain(rec.target, "db.svc.cluster.local") == (
+            rec.target not in failed.detail
+        )

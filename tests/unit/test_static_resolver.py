@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from importlib.resources import as_file, files
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from headless_discovery import (
     mongo_uri,
     resolve,
 )
+from headless_discovery.endpoints import TxtAnswer
+from headless_discovery.resolvers._base import AsyncTxtResolver, TxtResolver, UdpProbing
 
 SVC = ServiceName("mongodb-headless-service", "infrastructure", "cluster.local")
 
@@ -139,3 +142,75 @@ def test_argument_errors() -> None:
         mongo_uri("db.other", namespace="x", resolver=StaticResolver({}))
     with pytest.raises(ConfigurationError, match="cannot look up SRV"):
         resolve(SVC, srv="mongodb", resolver=SystemResolver())
+
+
+# -- TXT records ---------------------------------------------------------------------------------
+
+DB = "db.ns.svc.cluster.local"
+
+
+def test_static_resolver_has_the_txt_capability_and_no_udp_probe(demo: StaticResolver) -> None:
+    assert isinstance(demo, TxtResolver)
+    assert isinstance(demo, AsyncTxtResolver)
+    assert not isinstance(demo, UdpProbing)
+
+
+def test_txt_records_from_code() -> None:
+    resolver = StaticResolver(
+        {DB: ["10.0.0.2"], "bare.ns.svc.cluster.local": ["10.0.0.3"]},
+        ttl=30,
+        txt={f"{DB}.": ["replicaSet=rs0&authSource=admin", "second"], "only.txt.example": ["x"]},
+    )
+    answer = resolver.resolve_txt(DB + ".")
+    assert answer == TxtAnswer(
+        DB + ".", ("replicaSet=rs0&authSource=admin", "second"), 30, "static records"
+    )
+    assert asyncio.run(resolver.aresolve_txt(DB.upper())) == replace(answer, name=DB.upper())
+    with pytest.raises(
+        ServiceNotFoundError, match=r"^nothing\.ns\.svc\.cluster\.local\. does not"
+    ) as nx:
+        resolver.resolve_txt("nothing.ns.svc.cluster.local.")
+    assert (nx.value.name, nx.value.rdtype) == ("nothing.ns.svc.cluster.local.", "TXT")
+    with pytest.raises(
+        NoEndpointsError,
+        match=r"^bare\.ns\.svc\.cluster\.local\. has no TXT records \(answered by static",
+    ) as nodata:
+        resolver.resolve_txt("bare.ns.svc.cluster.local.")
+    assert not isinstance(nodata.value, ServiceNotFoundError)
+    assert nodata.value.rdtype == "TXT"
+    # A name with TXT records only exists: its addresses are NODATA, not NXDOMAIN.
+    with pytest.raises(NoEndpointsError, match="has no A/AAAA records") as addresses:
+        resolver.resolve_addresses("only.txt.example")
+    assert not isinstance(addresses.value, ServiceNotFoundError)
+    assert "only.txt.example" in resolver.names
+
+
+def test_txt_records_from_code_must_be_strings() -> None:
+    with pytest.raises(ConfigurationError, match="must be a list of strings, not the string 'a=b'"):
+        StaticResolver({}, txt={DB: "a=b"})
+    with pytest.raises(ConfigurationError, match=r"TXT record b'a=b' for db\.ns.* is not a string"):
+        StaticResolver({}, txt={DB: [b"a=b"]})  # type: ignore[list-item]
+
+
+def test_txt_records_from_a_zone_file(tmp_path: Path) -> None:
+    zone = tmp_path / "txt.zone"
+    zone.write_text(
+        "$ORIGIN ns.svc.cluster.local.\n$TTL 5\n"
+        'db     IN TXT "replicaSet=rs0" "&authSource=admin"\n'
+        "db     IN A   10.0.0.2\n"
+        'db     60 IN TXT "caf\\195\\169" "\\255"\n'
+        "bare   IN A   10.0.0.3\n"
+    )
+    resolver = StaticResolver.from_zone_file(zone)
+    answer = resolver.resolve_txt(DB)
+    # Several character-strings in one record are one string; undecodable bytes replaced.
+    assert sorted(answer.texts) == ["café\ufffd", "replicaSet=rs0&authSource=admin"]
+    assert answer.ttl == 5
+    with pytest.raises(
+        NoEndpointsError, match=r"bare\.ns\.svc\.cluster\.local\. has no TXT"
+    ) as nodata:
+        resolver.resolve_txt("bare.ns.svc.cluster.local.")
+    assert not isinstance(nodata.value, ServiceNotFoundError)
+    with pytest.raises(ServiceNotFoundError, match=r"no Service 'other' in namespace 'ns'") as nx:
+        resolver.resolve_txt("other.ns.svc.cluster.local.")
+    assert nx.value.rdtype == "TXT"
