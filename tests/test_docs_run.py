@@ -1,0 +1,76 @@
+"""Every code block of the documentation runs, in page order, and prints what the page shows.
+
+How a block runs is decided by the block itself (``tests/docs/blocks.py``): Python and the
+``root@dns-check:/#`` console lines in a pod whose cluster DNS (BIND 9) serves the demo zone,
+the ``$`` console lines on this machine with the zone file or a local nameserver. Blocks that
+need what no test has (a cluster, a registry) say so in a title the reader sees; they are
+listed here, so that none is marked by accident.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import dns.zone
+import pytest
+
+from tests.docs.blocks import PAGES, ROOT, blocks
+from tests.docs.cluster import DEMO_ZONE, demo_cluster
+from tests.docs.run import REPORT, argv_of, commands, run_page
+from tests.harness.pod import PodNamespace
+from tests.harness.requirements import require_named, require_root
+
+pytestmark = pytest.mark.docs
+
+PAGE_IDS = [str(page.relative_to(ROOT)) for page in PAGES]
+
+#: The blocks that cannot run here, by page and the title the reader sees.
+MARKED = {
+    # filled in below
+}
+
+
+@pytest.fixture(scope="module")
+def pod() -> Iterator[PodNamespace]:
+    """A pod of namespace ``default`` (the tutorial's ``dns-check``) in the demo cluster."""
+    require_root()
+    require_named()
+    with PodNamespace(demo_cluster(), "default") as pod:
+        yield pod
+
+
+def test_the_pod_serves_exactly_the_demo_zone() -> None:
+    """What the pod's DNS serves holds every A and SRV record of ``--zone-file demo``."""
+    zone = dns.zone.from_file(DEMO_ZONE, relativize=False)
+    want = {
+        (name.to_text().lower(), rdata.rdtype.name, rdata.to_text(), ttl)
+        for name, ttl, rdata in zone.iterate_rdatas()
+        if rdata.rdtype.name in {"A", "SRV"}
+    }
+    served = {(r.name, r.rdtype, r.rdata, r.ttl) for r in demo_cluster().records()}
+    assert len(want) > 60
+    assert want <= served
+
+
+@pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
+def test_the_page_runs_on_this_machine(page: Path) -> None:
+    assert run_page(page, "host") == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
+def test_the_page_runs_in_a_pod(page: Path, pod: PodNamespace) -> None:
+    if not any(
+        b.needs is None and (b.language in {"python", "pycon"} or "root@" in b.source)
+        for b in blocks(page)
+    ):
+        return
+    result = pod.run_python(
+        f"from tests.docs.run import main; import sys; sys.argv[1:] = [{str(page)!r}, 'pod']; "
+        "main()",
+        timeout=120,
+    )
+    reports = [line for line in result.stdout.splitlines() if line.startswith(REPORT)]
+    assert reports, f"the page's run died:\n{result.stdout}\n{result.stderr}"
+    assert json.loads(reports[-1][len(REPORT) :]) == []
