@@ -239,6 +239,19 @@ def run_page(page: Path, where: str, extra_env: dict[str, str] | None = None) ->
     if session is not None:
         steps.update(python=session.run_python, pycon=session.run_pycon)
     for block in blocks(page):
+        if block.title is not None and block.title.endswith(" (excerpt)"):
+            # An excerpt of a file that runs in the tests: every line of it is in the file.
+            text = (ROOT / block.title.removesuffix(" (excerpt)")).read_text()
+            missing = [
+                line
+                for line in block.source.splitlines()
+                if line.strip() not in {"", "..."} and line.split("  #")[0].rstrip() not in text
+            ]
+            if missing and where == "host":
+                return [f"{block.where}: not in {block.title}: {missing}"]
+            continue
+        if block.language in {"sh", "bash", "shell"} and block.needs is None:
+            return [f"{block.where}: a {block.language} block does not run: make it console"]
         if block.file_name is not None:
             (cwd / block.file_name).write_text(block.source)
             continue
