@@ -26,10 +26,6 @@ pytestmark = pytest.mark.docs
 
 PAGE_IDS = [str(page.relative_to(ROOT)) for page in PAGES]
 
-#: The blocks that cannot run here, by page and the title the reader sees.
-MARKED = {
-    # filled in below
-}
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +65,8 @@ def test_the_page_runs_in_a_pod(page: Path, pod: PodNamespace) -> None:
     result = pod.run_python(
         f"from tests.docs.run import main; import sys; sys.argv[1:] = [{str(page)!r}, 'pod']; "
         "main()",
+        # What examples/kubernetes/app.yaml gives the application, from its Secret.
+        env={"MONGODB_USERNAME": "orders", "MONGODB_PASSWORD": "change-me"},
         timeout=120,
     )
     reports = [line for line in result.stdout.splitlines() if line.startswith(REPORT)]
