@@ -138,18 +138,29 @@ class PythonSession:
 # -- console -----------------------------------------------------------------------------------
 
 
-def commands(block: Block, prompt: str) -> list[tuple[str, str]]:
-    """The (command line, output shown) pairs of a console block after ``prompt``."""
+def commands(block: Block, prompt: str) -> list[tuple[str, str, str]]:
+    """The (command line, output shown, rest of the block) of each ``prompt`` line.
+
+    The rest of the block is there for a command whose output is itself a console session
+    (``demo`` prints the commands it runs, each with its output: they run too).
+    """
     pairs: list[tuple[str, list[str]]] = []
-    for line in block.source.splitlines():
+    lines = block.source.splitlines()
+    rests: list[str] = []
+    for index, line in enumerate(lines):
         prompted = next((p for p in (HOST_PROMPT, POD_PROMPT) if line.startswith(p)), None)
         if prompted is not None:
             pairs.append((line[len(prompted) :] if prompted == prompt else "", []))
+            rests.append("\n".join(lines[index + 1 :]))
         elif pairs:
             pairs[-1][1].append(line)
         else:
             raise BlockFailed(f"{block.where}: a console block starts with a prompt")
-    return [(command, "\n".join(output)) for command, output in pairs if command]
+    return [
+        (command, "\n".join(output), rest)
+        for (command, output), rest in zip(pairs, rests, strict=True)
+        if command
+    ]
 
 
 def _offline(words: list[str]) -> bool:
@@ -190,7 +201,7 @@ def argv_of(command: str, prompt: str = POD_PROMPT) -> tuple[dict[str, str], lis
 
 
 def run_console(block: Block, prompt: str, cwd: Path, extra_env: dict[str, str]) -> None:
-    for command, shown in commands(block, prompt):
+    for command, shown, rest in commands(block, prompt):
         env, argv = argv_of(command, prompt)
         status = re.search(r"^\[exit status (\d+)\]\s*\Z", shown, re.M)
         want_code = int(status.group(1)) if status else 0
@@ -199,7 +210,8 @@ def run_console(block: Block, prompt: str, cwd: Path, extra_env: dict[str, str])
         result = subprocess.run(
             argv,
             cwd=cwd,
-            env={**os.environ, **extra_env, **env},
+            # This checkout's package, whatever the working directory.
+            env={**os.environ, "PYTHONPATH": str(ROOT), **extra_env, **env},
             capture_output=True,
             text=True,
             timeout=60,
@@ -209,7 +221,7 @@ def run_console(block: Block, prompt: str, cwd: Path, extra_env: dict[str, str])
         problems = []
         if result.returncode != want_code:
             problems.append(f"exit status {result.returncode}, the page says {want_code}")
-        if shown.strip() and not matches(shown, got):
+        if shown.strip() and not (matches(shown, got) or matches(rest, got)):
             problems.append(f"the page shows:\n{shown}\nit printed:\n{got}")
         if problems:
             raise BlockFailed(f"$ {command}\n" + "\n".join(problems))
