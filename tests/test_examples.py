@@ -156,9 +156,7 @@ def test_every_placeholder_of_a_manifest_is_named_where_the_tutorial_applies_it(
 
 def test_the_keyfile_is_one_mongod_accepts() -> None:
     """mongod reads a key file of 6 to 1024 base64 characters, or refuses to start."""
-    (secret,) = [
-        doc for doc in manifests("mongodb.yaml") if doc["kind"] == "Secret"
-    ]
+    (secret,) = [doc for doc in manifests("mongodb.yaml") if doc["kind"] == "Secret"]
     key = secret["stringData"]["keyfile"]
     assert re.fullmatch(r"[A-Za-z0-9+/]{6,1024}={0,2}", key), key
     assert len(base64.b64decode(key, validate=True)) >= 6

@@ -205,8 +205,7 @@ def run_console(block: Block, prompt: str, cwd: Path, extra_env: dict[str, str])
         env, argv = argv_of(command, prompt)
         status = re.search(r"^\[exit status (\d+)\]\s*\Z", shown, re.M)
         want_code = int(status.group(1)) if status else 0
-        if status:
-            shown = shown[: status.start()]
+        output = shown[: status.start()] if status else shown
         result = subprocess.run(
             argv,
             cwd=cwd,
@@ -221,8 +220,8 @@ def run_console(block: Block, prompt: str, cwd: Path, extra_env: dict[str, str])
         problems = []
         if result.returncode != want_code:
             problems.append(f"exit status {result.returncode}, the page says {want_code}")
-        if shown.strip() and not (matches(shown, got) or matches(rest, got)):
-            problems.append(f"the page shows:\n{shown}\nit printed:\n{got}")
+        if output.strip() and not (matches(output, got) or matches(rest, got)):
+            problems.append(f"the page shows:\n{output}\nit printed:\n{got}")
         if problems:
             raise BlockFailed(f"$ {command}\n" + "\n".join(problems))
 
