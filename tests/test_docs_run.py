@@ -41,6 +41,21 @@ MARKED = [
         "$ git clone <this repository> headless-discovery && cd headl",
     ),
     (
+        "docs/cli/resolve.md",
+        "needs a local DNS server",
+        "$ headless-discovery resolve mongodb-headless-service -n inf",
+    ),
+    (
+        "docs/cli/watch.md",
+        "needs a cluster (pods changing while it runs)",
+        "$ headless-discovery watch mongodb-headless-service -n infra",
+    ),
+    (
+        "docs/cli/watch.md",
+        "needs a cluster (pods changing while it runs)",
+        "$ headless-discovery watch mongodb-headless-service -n infra",
+    ),
+    (
         "docs/explanation/troubleshooting.md",
         "needs a cluster",
         "$ kubectl -n shop exec deploy/orders -- headless-discovery d",
