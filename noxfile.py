@@ -26,6 +26,7 @@ TEST_DEPS = [
     "PyYAML>=6",  # tests/test_examples.py and test_docs.py read manifests and mkdocs.yml
     "build>=1.2",  # tests/test_packaging.py builds the sdist and wheel it inspects
     "hatchling>=1.24",
+    "sybil>=9",  # tests/docs: finds the code blocks of the pages (Markdown lexer)
 ]
 DOCS_DEPS = [
     "mkdocs==1.6.1",

@@ -7,6 +7,7 @@ same seed list a headless Service gives, with no cluster and no MongoDB server.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import subprocess
@@ -119,13 +120,50 @@ def test_the_app_manifest_finds_that_service_with_credentials_from_a_secret() ->
 
     # The Deployment runs what the Dockerfile copies, and sets only variables the app reads.
     dockerfile = (EXAMPLES / "Dockerfile").read_text()
-    copy = re.search(r"^COPY (\S+) (\S+)$", dockerfile, re.MULTILINE)
+    copy = re.search(r"^COPY examples/(\S+) (\S+)$", dockerfile, re.MULTILINE)
     assert copy is not None
     source, target = copy.groups()
     assert (EXAMPLES / source).is_file()
+    # The build context is the repository root: every other COPY names what is there.
+    for other in re.findall(r"^COPY (.+) \S+$", dockerfile, re.MULTILINE):
+        assert all((EXAMPLES.parent / path).exists() for path in other.split()), other
     assert app["command"] == ["python", target]
     read = set(re.findall(r'os\.environ\.get\("(\w+)"', (EXAMPLES / source).read_text()))
     assert set(env) - {"POD_NAMESPACE"} <= read
+
+
+# Every value in the manifests that a user must replace, and where the tutorial says so.
+PLACEHOLDERS = {
+    "change-me": "the password `change-me`",
+    "registry.example.com/shop/orders:1.0": "the image `registry.example.com/shop/orders:1.0`",
+}
+_PLACEHOLDER_LIKE = re.compile(
+    r"change-?me|replace[\w-]*|<[^<>\s]+>|\bTODO\b|\bxxx+\b|[\w.-]*example\.(?:com|org)[^\s\"']*",
+    re.IGNORECASE,
+)
+
+
+@pytest.mark.parametrize("name", ["mongodb.yaml", "app.yaml"])
+def test_every_placeholder_of_a_manifest_is_named_where_the_tutorial_applies_it(
+    name: str,
+) -> None:
+    tutorial = (EXAMPLES.parent / "docs" / "tutorial.md").read_text()
+    step_1 = tutorial.split("## 1.", 1)[1].split("## 2.", 1)[0]
+    values = [
+        line.split("#", 1)[0] for line in (EXAMPLES / "kubernetes" / name).read_text().splitlines()
+    ]
+    found = {m.group(0) for line in values for m in _PLACEHOLDER_LIKE.finditer(line)}
+    assert found <= PLACEHOLDERS.keys(), f"placeholders the tutorial does not name: {found}"
+    for value in found:
+        assert PLACEHOLDERS[value] in step_1, value
+
+
+def test_the_keyfile_is_one_mongod_accepts() -> None:
+    """mongod reads a key file of 6 to 1024 base64 characters, or refuses to start."""
+    (secret,) = [doc for doc in manifests("mongodb.yaml") if doc["kind"] == "Secret"]
+    key = secret["stringData"]["keyfile"]
+    assert re.fullmatch(r"[A-Za-z0-9+/]{6,1024}={0,2}", key), key
+    assert len(base64.b64decode(key, validate=True)) >= 6
 
 
 def run_app(

@@ -89,7 +89,7 @@ examples:
   {prog} resolve mongodb-headless-service -n infrastructure --port 27017
   {prog} resolve mongodb-headless-service.infrastructure --srv mongodb
   {prog} resolve api-headless -n shop --family 4 --nameserver 10.96.0.10
-  {prog} resolve api-headless.shop --zone-file cluster.zone --json
+  {prog} resolve api-headless.shop --zone-file demo --json   (demo: the embedded zone)
 """,
     "pick": """\
 examples:

@@ -6,6 +6,7 @@ import argparse
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.resources import files
 from typing import Any
 
 from ..endpoints import AddressAnswer, Endpoint, Family, SrvAnswer
@@ -213,7 +214,9 @@ def add_dns_options(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--zone-file",
         metavar="PATH",
-        help="read records from this zone file instead of DNS (offline)",
+        type=zone_file,
+        help=f"read records from this zone file instead of DNS (offline); {DEMO_ZONE!r}: the "
+        "embedded demo cluster",
     )
     group.add_argument(
         "--timeout",
@@ -222,6 +225,26 @@ def add_dns_options(parser: argparse.ArgumentParser) -> None:
         default=5.0,
         help="give up on DNS after this long (default: 5)",
     )
+
+
+#: What ``--zone-file`` takes for the zone embedded in the package (``demo`` prints it).
+DEMO_ZONE = "demo"
+
+
+def demo_zone_path() -> str:
+    """Where the embedded demo zone is: a plain file, since the package is never zipped."""
+    return str(files("headless_discovery") / "data" / "demo-cluster.zone")
+
+
+def zone_file(text: str) -> str:
+    """``--zone-file``: a path, or :data:`DEMO_ZONE` for the embedded demo zone.
+
+    A file of that name in the working directory wins, so that no existing path changes
+    meaning; the output still calls it by the name given.
+    """
+    if text == DEMO_ZONE and not os.path.exists(text):
+        return demo_zone_path()
+    return text
 
 
 class ZoneFileResolver:
@@ -281,7 +304,8 @@ def source_of(
         ConfigurationError: The zone file cannot be read, or no nameserver is configured.
     """
     if args.zone_file is not None:
-        return Source(zone_resolver(args.zone_file), f"zone file {args.zone_file}", False, False)
+        shown = DEMO_ZONE if args.zone_file == demo_zone_path() else args.zone_file
+        return Source(zone_resolver(args.zone_file), f"zone file {shown}", False, False)
     # A per-server timeout shorter than the whole, so a second server still gets a turn.
     per_try = min(2.0, args.timeout)
     if args.nameserver is not None:

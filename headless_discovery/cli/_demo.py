@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-from importlib.resources import as_file, files
+import shlex
 
-from ._common import EXIT_OK, JsonObject, Result
-
-ZONE = "demo-cluster.zone"
+from ._common import DEMO_ZONE, EXIT_OK, JsonObject, Result
 
 # Each demo step: the arguments an operator would type, without the zone file.
 STEPS: tuple[tuple[str, ...], ...] = (
@@ -44,29 +41,29 @@ _DOMAIN = ("--cluster-domain", "cluster.local")
 
 
 def run_demo(args: argparse.Namespace) -> Result:
-    """Run every step on the embedded zone; text shows each command line and its output."""
+    """Run every step on the embedded zone; text shows each command line and its output.
+
+    Each command line is one a user can paste: ``--zone-file demo`` names the embedded zone
+    wherever a zone file is taken.
+    """
     from ._app import PROG, build_parser
 
     parser = build_parser()
     texts: list[str] = []
     steps: list[JsonObject] = []
     code = EXIT_OK
-    with as_file(files("headless_discovery") / "data" / ZONE) as path:
-        for step in STEPS:
-            offline = step[0] != "name"
-            argv = [*step, *_DOMAIN, *(("--zone-file", ZONE) if offline else ())]
-            real = [*step, *_DOMAIN, *(("--zone-file", str(path)) if offline else ())]
-            step_args = parser.parse_args(real)
-            result: Result = step_args.runner(step_args)
-            code = max(code, result.code)
-            # Show the zone as the command line does, not where the package is installed.
-            text = result.text.replace(str(path), ZONE)
-            data = json.loads(json.dumps(result.data).replace(json.dumps(str(path))[1:-1], ZONE))
-            texts.append(f"$ {' '.join([PROG, *argv])}\n{text}")
-            steps.append({"argv": argv, "exit_code": result.code, "output": data})
+    for step in STEPS:
+        offline = step[0] != "name"
+        argv = [*step, *_DOMAIN, *(("--zone-file", DEMO_ZONE) if offline else ())]
+        step_args = parser.parse_args(argv)
+        result: Result = step_args.runner(step_args)
+        code = max(code, result.code)
+        texts.append(f"$ {shlex.join([PROG, *argv])}\n{result.text}")
+        steps.append({"argv": argv, "exit_code": result.code, "output": result.data})
     intro = (
-        f"The commands of {PROG} on an embedded zone ({ZONE}): a MongoDB replica set "
-        "behind the headless Service mongodb-headless-service in namespace infrastructure, "
-        "and a three-pod API behind api-headless in namespace shop. No cluster needed."
+        f"The commands of {PROG} on the embedded demo zone (--zone-file {DEMO_ZONE}): a "
+        "MongoDB replica set behind the headless Service mongodb-headless-service in namespace "
+        "infrastructure, a three-pod API behind api-headless in namespace shop, and the other "
+        "Services of the documentation. No cluster needed; paste any command below."
     )
-    return Result({"zone": ZONE, "steps": steps}, "\n\n".join([intro, *texts]), code)
+    return Result({"zone": DEMO_ZONE, "steps": steps}, "\n\n".join([intro, *texts]), code)

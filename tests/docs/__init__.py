@@ -1,0 +1,1 @@
+"""Executable documentation: every code block of README.md, docs/ and examples/README.md runs."""
