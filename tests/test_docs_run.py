@@ -41,6 +41,36 @@ MARKED = [
         "$ git clone <this repository> headless-discovery && cd headl",
     ),
     (
+        "docs/cli/doctor.md",
+        "needs a cluster (recorded in a pod)",
+        "$ headless-discovery doctor mongodb-headless-service --mongo",
+    ),
+    (
+        "docs/cli/doctor.md",
+        "needs a cluster (recorded in a pod)",
+        "$ headless-discovery doctor mongodb-headless-service --try-n",
+    ),
+    (
+        "docs/cli/doctor.md",
+        "needs a cluster (recorded in a pod)",
+        "$ headless-discovery doctor big.load",
+    ),
+    (
+        "docs/cli/doctor.md",
+        "needs a local DNS server",
+        "$ headless-discovery doctor mongo-unnamed -n infrastructure ",
+    ),
+    (
+        "docs/cli/doctor.md",
+        "needs a local DNS server",
+        "$ headless-discovery doctor mongodb-headless-service -n infr",
+    ),
+    (
+        "docs/cli/doctor.md",
+        "needs a local DNS server",
+        "$ headless-discovery doctor mongodb-headless-service -n infr",
+    ),
+    (
         "docs/cli/resolve.md",
         "needs a local DNS server",
         "$ headless-discovery resolve mongodb-headless-service -n inf",
