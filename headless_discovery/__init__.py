@@ -38,12 +38,14 @@ from .lookup import amongo_uri, aresolve, mongo_uri, resolve, service_name
 from .mongo import (
     HostsFrom,
     MongoOptions,
+    MongoUriParts,
     OptionValue,
     build_mongo_srv_uri,
     build_mongo_uri,
     mask_password,
 )
 from .names import KubernetesName, ServiceName, SrvProtocol, parse_name
+from .plan import MongoUriArguments
 from .pymongo_client import async_mongo_client, mongo_client
 from .refresh import RefreshPolicy
 from .resolvers import (
@@ -113,6 +115,8 @@ __all__ = [
     "KubernetesName",
     "LeastOutstanding",
     "MongoOptions",
+    "MongoUriArguments",
+    "MongoUriParts",
     "Network",
     "NoEndpointsError",
     "OptionValue",

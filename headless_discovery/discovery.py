@@ -17,7 +17,7 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, suppress
 from typing import TYPE_CHECKING, TypedDict
 
@@ -26,7 +26,7 @@ from .environment import PodEnvironment
 from .errors import ConfigurationError, DiscoveryError, NoEndpointsError
 from .instrumentation import Hook, _check_hooks, _emit
 from .lookup import arun, run
-from .mongo import HostsFrom, MongoOptions, OptionValue
+from .mongo import HostsFrom, MongoOptions, MongoUriParts
 from .names import ServiceName, SrvProtocol
 from .plan import LookupPlan, ResultBuilder, plan_dns_name, plan_service, service_name
 from .refresh import RefreshPolicy
@@ -239,16 +239,7 @@ class _DiscoveryBase:
 
         return unsubscribe
 
-    def mongo_uri(
-        self,
-        *,
-        hosts: HostsFrom | None = None,
-        replica_set: str | None = None,
-        username: str | None = None,
-        password: str | None = None,
-        database: str | None = None,
-        options: Mapping[str, OptionValue] | None = None,
-    ) -> str:
+    def mongo_uri(self, *, hosts: HostsFrom | None = None, **parts: Unpack[MongoUriParts]) -> str:
         """The MongoDB seed-list URI of the current snapshot (see :func:`build_mongo_uri`).
 
         ``hosts`` defaults to ``"hostname"`` when following SRV records, else ``"ip"``.
@@ -267,8 +258,9 @@ class _DiscoveryBase:
                 f"{self.name} has no endpoints now: no MongoDB member to list",
                 name=self.name,
             )
-        settings = MongoOptions(replica_set, username, password, database, options)
-        return settings.seed_uri(snapshot, hosts=hosts or ("hostname" if self._plan.srv else "ip"))
+        return MongoOptions(**parts).seed_uri(
+            snapshot, hosts=hosts or ("hostname" if self._plan.srv else "ip")
+        )
 
     # -- applying outcomes: the lock around the pure state, then the news ------------------
 

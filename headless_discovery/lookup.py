@@ -7,20 +7,20 @@ afresh; for an application that lives longer than its pods, see long-lived disco
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from .endpoints import AddressAnswer, Endpoint, Family, Resolution, SrvAnswer
 from .environment import PodEnvironment
 from .errors import DiscoveryError, ResolverUnavailableError
 from .instrumentation import Hook, LookupFinished, _emit
-from .mongo import HostsFrom, MongoOptions, OptionValue
 from .names import ServiceName, SrvProtocol
 from .plan import (
     SLICE,
     LookupPlan,
-    MongoPlan,
+    MongoUriArguments,
     ResultBuilder,
     plan_mongo,
     plan_service,
@@ -28,6 +28,9 @@ from .plan import (
 )
 from .resolvers import AsyncDnsResolver, AsyncResolver, DnsResolver, Resolver
 from .trust import Network
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["amongo_uri", "aresolve", "mongo_uri", "resolve", "service_name"]
 
@@ -255,19 +258,8 @@ async def aresolve(
 def mongo_uri(
     service: ServiceName | str,
     *,
-    namespace: str | None = None,
-    cluster_domain: str | None = None,
-    port: int = 27017,
-    replica_set: str | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    database: str | None = None,
-    options: Mapping[str, OptionValue] | None = None,
-    hosts: HostsFrom | None = None,
-    srv: bool = False,
-    port_name: str = "mongodb",
     resolver: Resolver | None = None,
-    allowed_networks: Iterable[str | Network] | None = None,
+    **kwargs: Unpack[MongoUriArguments],
 ) -> str:
     """The MongoDB connection string for the pods behind a headless Service.
 
@@ -313,22 +305,7 @@ def mongo_uri(
 
     .. versionadded:: 0.1.0
     """
-    plan = _mongo_plan(
-        service,
-        namespace=namespace,
-        cluster_domain=cluster_domain,
-        port=port,
-        replica_set=replica_set,
-        username=username,
-        password=password,
-        database=database,
-        options=options,
-        hosts=hosts,
-        srv=srv,
-        port_name=port_name,
-        lookup_options=resolver is not None or allowed_networks is not None,
-        allowed_networks=allowed_networks,
-    )
+    plan = plan_mongo(service, lookup_options=resolver is not None, **kwargs)
     if plan.lookup is None:
         return plan.uri(())
     return plan.uri(run(plan.lookup, resolver if resolver is not None else DnsResolver()))
@@ -337,19 +314,8 @@ def mongo_uri(
 async def amongo_uri(
     service: ServiceName | str,
     *,
-    namespace: str | None = None,
-    cluster_domain: str | None = None,
-    port: int = 27017,
-    replica_set: str | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    database: str | None = None,
-    options: Mapping[str, OptionValue] | None = None,
-    hosts: HostsFrom | None = None,
-    srv: bool = False,
-    port_name: str = "mongodb",
     resolver: AsyncResolver | None = None,
-    allowed_networks: Iterable[str | Network] | None = None,
+    **kwargs: Unpack[MongoUriArguments],
 ) -> str:
     """The asyncio twin of :func:`mongo_uri`: same arguments, result and exceptions.
 
@@ -368,57 +334,9 @@ async def amongo_uri(
 
     .. versionadded:: 0.1.0
     """
-    plan = _mongo_plan(
-        service,
-        namespace=namespace,
-        cluster_domain=cluster_domain,
-        port=port,
-        replica_set=replica_set,
-        username=username,
-        password=password,
-        database=database,
-        options=options,
-        hosts=hosts,
-        srv=srv,
-        port_name=port_name,
-        lookup_options=resolver is not None or allowed_networks is not None,
-        allowed_networks=allowed_networks,
-    )
+    plan = plan_mongo(service, lookup_options=resolver is not None, **kwargs)
     if plan.lookup is None:
         return plan.uri(())
     return plan.uri(
         await arun(plan.lookup, resolver if resolver is not None else AsyncDnsResolver())
-    )
-
-
-def _mongo_plan(
-    service: ServiceName | str,
-    *,
-    namespace: str | None,
-    cluster_domain: str | None,
-    port: int,
-    replica_set: str | None,
-    username: str | None,
-    password: str | None,
-    database: str | None,
-    options: Mapping[str, OptionValue] | None,
-    hosts: HostsFrom | None,
-    srv: bool,
-    port_name: str,
-    lookup_options: bool,
-    allowed_networks: Iterable[str | Network] | None,
-) -> MongoPlan:
-    """The keyword arguments of the public functions, as one :class:`MongoOptions` and a
-    plan: checked once, before any lookup."""
-    return plan_mongo(
-        service,
-        MongoOptions(replica_set, username, password, database, options),
-        namespace=namespace,
-        cluster_domain=cluster_domain,
-        port=port,
-        hosts=hosts,
-        srv=srv,
-        port_name=port_name,
-        lookup_options=lookup_options,
-        allowed_networks=allowed_networks,
     )

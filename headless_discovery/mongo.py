@@ -13,15 +13,19 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, Union
+from typing import TYPE_CHECKING, Literal, TypedDict, Union
 from urllib.parse import quote_plus
 
 from .endpoints import Endpoint, HostPort, seed_entries
 from .errors import ConfigurationError
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 __all__ = [
     "HostsFrom",
     "MongoOptions",
+    "MongoUriParts",
     "OptionValue",
     "build_mongo_srv_uri",
     "build_mongo_uri",
@@ -164,6 +168,20 @@ def _merge_options(
     return merged
 
 
+class MongoUriParts(TypedDict, total=False):
+    """The keyword arguments that become a :class:`MongoOptions`: everything of a MongoDB
+    URI but its hosts. Every builder and every ``mongo_uri`` function takes them.
+
+    .. versionadded:: 0.1.0
+    """
+
+    replica_set: str | None
+    username: str | None
+    password: str | None
+    database: str | None
+    options: Mapping[str, OptionValue] | None
+
+
 @dataclass(frozen=True, slots=True)
 class MongoOptions:
     """Everything of a MongoDB URI but its hosts: replica set, credentials, database, options.
@@ -259,11 +277,7 @@ def build_mongo_uri(
     endpoints: Iterable[Endpoint | HostPort],
     *,
     hosts: HostsFrom = "ip",
-    replica_set: str | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    database: str | None = None,
-    options: Mapping[str, OptionValue] | None = None,
+    **parts: Unpack[MongoUriParts],
 ) -> str:
     """A ``mongodb://`` seed-list URI naming every endpoint. Pure: no I/O.
 
@@ -295,19 +309,10 @@ def build_mongo_uri(
     """
     if hosts not in ("ip", "hostname"):
         raise ConfigurationError(f"hosts must be 'ip' or 'hostname', not {hosts!r}")
-    settings = MongoOptions(replica_set, username, password, database, options)
-    return settings.seed_uri(endpoints, hosts=hosts)
+    return MongoOptions(**parts).seed_uri(endpoints, hosts=hosts)
 
 
-def build_mongo_srv_uri(
-    host: str,
-    *,
-    replica_set: str | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    database: str | None = None,
-    options: Mapping[str, OptionValue] | None = None,
-) -> str:
+def build_mongo_srv_uri(host: str, **parts: Unpack[MongoUriParts]) -> str:
     """A ``mongodb+srv://`` URI for one DNS name; the driver looks up its SRV records.
 
     Remember that ``tls`` defaults to true for ``mongodb+srv``: a cluster without TLS needs
@@ -328,7 +333,7 @@ def build_mongo_srv_uri(
 
     .. versionadded:: 0.1.0
     """
-    return MongoOptions(replica_set, username, password, database, options).srv_uri(host)
+    return MongoOptions(**parts).srv_uri(host)
 
 
 def mask_password(uri: str) -> str:

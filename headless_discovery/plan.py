@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .endpoints import (
     AddressAnswer,
@@ -31,13 +32,17 @@ from .endpoints import (
 )
 from .environment import PodEnvironment
 from .errors import ConfigurationError, InvalidNameError, NoEndpointsError
-from .mongo import HostsFrom, MongoOptions
+from .mongo import HostsFrom, MongoOptions, MongoUriParts
 from .names import KubernetesName, ServiceName, SrvProtocol, parse_name, srv_parent_domain
 from .trust import Network, parse_networks, screen
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "LookupPlan",
     "MongoPlan",
+    "MongoUriArguments",
     "ResultBuilder",
     "check_port",
     "plan_dns_name",
@@ -291,43 +296,70 @@ class MongoPlan:
         return self.settings.seed_uri(endpoints, hosts=self.hosts)
 
 
+class MongoUriArguments(MongoUriParts, total=False):
+    """The keyword arguments of :func:`~headless_discovery.mongo_uri`,
+    :func:`~headless_discovery.amongo_uri`, :func:`~headless_discovery.mongo_client` and
+    :func:`~headless_discovery.async_mongo_client`: the Service's namespace, how to seed,
+    and the parts of :class:`~headless_discovery.MongoOptions`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    namespace: str | None
+    cluster_domain: str | None
+    port: int
+    hosts: HostsFrom | None
+    srv: bool
+    port_name: str
+    allowed_networks: Iterable[str | Network] | None
+
+
+#: The names of :class:`MongoUriArguments`, to tell them from a pymongo client's options.
+MONGO_URI_ARGUMENTS = frozenset(MongoUriArguments.__annotations__) | frozenset(
+    MongoUriParts.__annotations__
+)
+
+
 def plan_mongo(
     service: ServiceName | str,
-    settings: MongoOptions,
     *,
-    namespace: str | None = None,
-    cluster_domain: str | None = None,
-    port: int = 27017,
-    hosts: HostsFrom | None = None,
-    srv: bool = False,
-    port_name: str = "mongodb",
     lookup_options: bool = False,
-    allowed_networks: Iterable[str | Network] | None = None,
+    **kwargs: Unpack[MongoUriArguments],
 ) -> MongoPlan:
-    """The plan of :func:`~headless_discovery.mongo_uri` and the pymongo client helpers.
+    """The plan of :func:`~headless_discovery.mongo_uri` and the pymongo client helpers:
+    every argument checked once, before any lookup.
 
     Args:
         service: The Service, in any accepted form.
-        settings: The URI's credentials, database and options.
-        namespace: Completes a bare Service name.
-        cluster_domain: Completes a bare Service name.
-        port: The members' port for ``hosts="ip"``.
-        hosts: ``"ip"`` or ``"hostname"`` seeding; ``None`` for the default.
-        srv: Write a ``mongodb+srv://`` URI: no lookup at all.
-        port_name: The named port of the SRV records.
         lookup_options: Whether the caller gave options that only a lookup uses
             (``resolver``, ``allowed_networks``), refused with ``srv``.
-        allowed_networks: CIDRs member addresses must lie in.
+        **kwargs: As :func:`~headless_discovery.mongo_uri` takes them.
 
     Raises:
         InvalidNameError: The Service name is not valid.
-        ConfigurationError: Arguments that do not fit together.
+        ConfigurationError: Arguments that do not fit together, or URI parts pymongo
+            would refuse.
+        TypeError: An argument :func:`~headless_discovery.mongo_uri` does not take.
     """
-    svc = service_name(service, namespace=namespace, cluster_domain=cluster_domain)
-    if srv:
+    unknown = sorted(kwargs.keys() - MONGO_URI_ARGUMENTS)
+    if unknown:
+        raise TypeError(f"unexpected keyword argument {unknown[0]!r}")
+    settings = MongoOptions(
+        kwargs.get("replica_set"),
+        kwargs.get("username"),
+        kwargs.get("password"),
+        kwargs.get("database"),
+        kwargs.get("options"),
+    )
+    svc = service_name(
+        service, namespace=kwargs.get("namespace"), cluster_domain=kwargs.get("cluster_domain")
+    )
+    hosts = kwargs.get("hosts")
+    port_name = kwargs.get("port_name", "mongodb")
+    if kwargs.get("srv", False):
         if hosts is not None:
             raise ConfigurationError("hosts= has no meaning with srv=True: the driver resolves")
-        if lookup_options:
+        if lookup_options or kwargs.get("allowed_networks") is not None:
             # Silently dropping a security option would be worse than refusing it.
             raise ConfigurationError(
                 "resolver= and allowed_networks= have no effect with srv=True: the driver "
@@ -341,8 +373,8 @@ def plan_mongo(
         raise ConfigurationError(f"hosts must be 'ip' or 'hostname', not {hosts!r}")
     lookup = plan_service(
         svc,
-        port=None if hosts == "hostname" else port,
+        port=None if hosts == "hostname" else kwargs.get("port", 27017),
         srv=port_name if hosts == "hostname" else None,
-        allowed_networks=allowed_networks,
+        allowed_networks=kwargs.get("allowed_networks"),
     )
     return MongoPlan(lookup, hosts, None, settings)

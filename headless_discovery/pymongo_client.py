@@ -12,10 +12,10 @@ these functions is called, never by ``import headless_discovery``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote_plus
 
 from .errors import (
@@ -25,12 +25,10 @@ from .errors import (
     ResolverUnavailableError,
 )
 from .lookup import amongo_uri, mongo_uri
-from .mongo import HostsFrom, OptionValue
 from .names import ServiceName
-from .plan import service_name
+from .plan import MONGO_URI_ARGUMENTS, MongoUriArguments, service_name
 from .resolvers import AsyncResolver, Resolver
 from .resolvers._messages import no_records, not_found
-from .trust import Network
 
 if TYPE_CHECKING:
     from pymongo import AsyncMongoClient, MongoClient
@@ -83,13 +81,28 @@ def _dns_failure(exc: BaseException, srv_name: str | None) -> ResolutionError | 
     )
 
 
+def _split(kwargs: dict[str, Any]) -> tuple[MongoUriArguments, dict[str, Any]]:
+    """The arguments of :func:`~headless_discovery.mongo_uri`, and the client's options."""
+    uri_kwargs = {k: v for k, v in kwargs.items() if k in MONGO_URI_ARGUMENTS}
+    client_kwargs = {k: v for k, v in kwargs.items() if k not in MONGO_URI_ARGUMENTS}
+    return cast("MongoUriArguments", uri_kwargs), client_kwargs
+
+
 @contextmanager
-def _pymongo_errors(password: str | None, srv_name: str | None) -> Iterator[None]:
+def _pymongo_errors(uri_kwargs: MongoUriArguments, service: ServiceName | str) -> Iterator[None]:
     """The one boundary of pymongo's errors at client construction: a failed
     ``mongodb+srv`` lookup becomes our resolution error, anything else pymongo refused our
     ConfigurationError, never with the password in the message."""
     from pymongo.errors import PyMongoError
 
+    password = uri_kwargs.get("password")
+    srv_name = None
+    if uri_kwargs.get("srv", False):
+        srv_name = service_name(
+            service,
+            namespace=uri_kwargs.get("namespace"),
+            cluster_domain=uri_kwargs.get("cluster_domain"),
+        ).srv(uri_kwargs.get("port_name", "mongodb"))
     try:
         yield
     except (PyMongoError, ValueError, TypeError) as exc:  # pymongo checks options with both
@@ -102,55 +115,27 @@ def _pymongo_errors(password: str | None, srv_name: str | None) -> Iterator[None
         raise ConfigurationError(f"pymongo refused the client: {text}") from exc
 
 
-def _srv_name(
-    service: ServiceName | str, namespace: str | None, cluster_domain: str | None, port_name: str
-) -> str:
-    return service_name(service, namespace=namespace, cluster_domain=cluster_domain).srv(port_name)
-
-
 def mongo_client(
     service: ServiceName | str,
     *,
-    namespace: str | None = None,
-    cluster_domain: str | None = None,
-    port: int = 27017,
-    replica_set: str | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    database: str | None = None,
-    options: Mapping[str, OptionValue] | None = None,
-    hosts: HostsFrom | None = None,
-    srv: bool = False,
-    port_name: str = "mongodb",
     resolver: Resolver | None = None,
-    allowed_networks: Iterable[str | Network] | None = None,
-    **client_kwargs: Any,
+    **kwargs: Any,
 ) -> MongoClient[dict[str, Any]]:
     """A ``pymongo.MongoClient`` for the MongoDB replica set behind a headless Service.
 
     Resolves the Service now, as :func:`~headless_discovery.mongo_uri` with the same
-    arguments, and passes the URI and ``client_kwargs`` to ``pymongo.MongoClient``.
+    arguments, and passes the URI and every other keyword to ``pymongo.MongoClient``.
 
     Args:
         service: The Service: a :class:`~headless_discovery.ServiceName`, a bare name with
             ``namespace``, or a string in any accepted form.
-        namespace: Its namespace (detected when ``None``).
-        cluster_domain: The cluster domain (detected when ``None``).
-        port: The port of each member for ``hosts="ip"``.
-        replica_set: The replica set name (``replicaSet``).
-        username: The user; escaped for the URI.
-        password: The password; escaped for the URI, never logged.
-        database: The URI's database path (default and authentication database).
-        options: URI options, e.g. ``{"tls": True, "authSource": "admin"}``.
-        hosts: ``"ip"`` (default) or ``"hostname"`` seeding; see
-            :func:`~headless_discovery.mongo_uri`.
-        srv: Use a ``mongodb+srv://`` URI: the driver resolves the Service itself.
-        port_name: The named port whose SRV records hold the members.
         resolver: Where records come from; :class:`~headless_discovery.DnsResolver` from
             resolv.conf when ``None``.
-        allowed_networks: CIDRs member addresses must lie in.
-        **client_kwargs: Passed to ``MongoClient`` as they are: ``serverSelectionTimeoutMS``,
-            ``appname``, ``tlsCAFile``, ``document_class``, ``connect=False``...
+        **kwargs: The arguments of :func:`~headless_discovery.mongo_uri`
+            (:class:`~headless_discovery.MongoUriArguments`: ``namespace``, ``replica_set``,
+            ``username``, ``password``, ``hosts``, ``srv``, ...); every other keyword goes to
+            ``MongoClient`` as it is: ``serverSelectionTimeoutMS``, ``appname``,
+            ``tlsCAFile``, ``document_class``, ``connect=False``...
 
     Returns:
         A new client; close it when done (it is a context manager).
@@ -183,24 +168,9 @@ def mongo_client(
     .. versionadded:: 0.1.0
     """
     pymongo = _pymongo("MongoClient")
-    uri = mongo_uri(
-        service,
-        namespace=namespace,
-        cluster_domain=cluster_domain,
-        port=port,
-        replica_set=replica_set,
-        username=username,
-        password=password,
-        database=database,
-        options=options,
-        hosts=hosts,
-        srv=srv,
-        port_name=port_name,
-        resolver=resolver,
-        allowed_networks=allowed_networks,
-    )
-    srv_name = _srv_name(service, namespace, cluster_domain, port_name) if srv else None
-    with _pymongo_errors(password, srv_name):
+    uri_kwargs, client_kwargs = _split(kwargs)
+    uri = mongo_uri(service, resolver=resolver, **uri_kwargs)
+    with _pymongo_errors(uri_kwargs, service):
         client: MongoClient[dict[str, Any]] = pymongo.MongoClient(uri, **client_kwargs)
     return client
 
@@ -208,20 +178,8 @@ def mongo_client(
 async def async_mongo_client(
     service: ServiceName | str,
     *,
-    namespace: str | None = None,
-    cluster_domain: str | None = None,
-    port: int = 27017,
-    replica_set: str | None = None,
-    username: str | None = None,
-    password: str | None = None,
-    database: str | None = None,
-    options: Mapping[str, OptionValue] | None = None,
-    hosts: HostsFrom | None = None,
-    srv: bool = False,
-    port_name: str = "mongodb",
     resolver: AsyncResolver | None = None,
-    allowed_networks: Iterable[str | Network] | None = None,
-    **client_kwargs: Any,
+    **kwargs: Any,
 ) -> AsyncMongoClient[dict[str, Any]]:
     """The asyncio twin of :func:`mongo_client`: a ``pymongo.AsyncMongoClient``.
 
@@ -251,23 +209,8 @@ async def async_mongo_client(
     .. versionadded:: 0.1.0
     """
     pymongo = _pymongo("AsyncMongoClient")
-    uri = await amongo_uri(
-        service,
-        namespace=namespace,
-        cluster_domain=cluster_domain,
-        port=port,
-        replica_set=replica_set,
-        username=username,
-        password=password,
-        database=database,
-        options=options,
-        hosts=hosts,
-        srv=srv,
-        port_name=port_name,
-        resolver=resolver,
-        allowed_networks=allowed_networks,
-    )
-    srv_name = _srv_name(service, namespace, cluster_domain, port_name) if srv else None
-    with _pymongo_errors(password, srv_name):
+    uri_kwargs, client_kwargs = _split(kwargs)
+    uri = await amongo_uri(service, resolver=resolver, **uri_kwargs)
+    with _pymongo_errors(uri_kwargs, service):
         client: AsyncMongoClient[dict[str, Any]] = pymongo.AsyncMongoClient(uri, **client_kwargs)
     return client

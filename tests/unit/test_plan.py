@@ -1,0 +1,138 @@
+"""The query plans: literal names and answers in, plans and snapshots out; no resolver."""
+
+from __future__ import annotations
+
+import pytest
+
+from headless_discovery import (
+    AddressAnswer,
+    ConfigurationError,
+    Endpoint,
+    InvalidNameError,
+    NoEndpointsError,
+    ServiceName,
+    SrvAnswer,
+    SrvRecord,
+    UntrustedAnswerError,
+)
+from headless_discovery.plan import (
+    ResultBuilder,
+    check_port,
+    plan_dns_name,
+    plan_mongo,
+    plan_service,
+)
+
+SVC = ServiceName("db", "prod", "cluster.local")
+
+
+def test_a_service_plan_asks_the_absolute_name_once() -> None:
+    plan = plan_service("db.prod.svc.cluster.local", port=27017)
+    assert (plan.qname, plan.srv, plan.port, plan.family, plan.rdtype) == (
+        "db.prod.svc.cluster.local.",
+        False,
+        27017,
+        "any",
+        "A/AAAA",
+    )
+    assert plan.service == SVC
+    assert plan.srv_domain is None
+
+
+def test_an_srv_plan_carries_the_parent_domain_rule() -> None:
+    plan = plan_service(SVC, srv="MongoDB")
+    assert plan.qname == "_mongodb._tcp.db.prod.svc.cluster.local."
+    assert (plan.srv, plan.rdtype, plan.srv_domain) == (True, "SRV", "prod.svc.cluster.local")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"port": 0}, ConfigurationError, "port must be an integer from 1 to 65535, not 0"),
+        ({"port": 65536}, ConfigurationError, "not 65536"),
+        ({"port": True}, ConfigurationError, "not True"),
+        ({"family": "ipv5"}, ConfigurationError, "family must be 'any', 'ipv4' or 'ipv6'"),
+        ({"srv": "mongodb", "port": 1}, ConfigurationError, "port= cannot be used with SRV"),
+        ({"allowed_networks": ["10.0.0.1/8"]}, ConfigurationError, "is not a CIDR"),
+    ],
+)
+def test_bad_arguments_are_refused_before_any_lookup(
+    kwargs: dict[str, object], error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        plan_service(SVC, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_port_limits_themselves_are_accepted() -> None:
+    assert check_port(1) == 1
+    assert check_port(65535) == 65535
+    assert check_port(None) is None
+
+
+def test_a_dns_name_plan_is_lower_case_and_absolute() -> None:
+    plan = plan_dns_name("Cache.Example.COM", port=6379, family="ipv4")
+    assert (plan.qname, plan.rdtype, plan.service) == ("cache.example.com.", "A", None)
+    with pytest.raises(InvalidNameError, match="must be a non-empty string"):
+        plan_dns_name("..", port=None, family="any")
+
+
+def test_with_family_keeps_everything_else() -> None:
+    plan = plan_service(SVC, port=80, allowed_networks=["10.0.0.0/8"])
+    v4 = plan.with_family("ipv4")
+    assert (v4.family, v4.rdtype) == ("ipv4", "A")
+    assert (v4.qname, v4.port, v4.networks, v4.service) == (
+        plan.qname,
+        plan.port,
+        plan.networks,
+        plan.service,
+    )
+    assert plan.with_family("any") is plan
+
+
+def test_the_builder_reuses_the_last_snapshot_for_the_same_records() -> None:
+    builder = ResultBuilder(plan_service(SVC, port=80))
+    first = AddressAnswer("db.prod.svc.cluster.local.", ("10.0.0.2", "10.0.0.1"), 5.0, "a:53")
+    assert builder.known(first) is None
+    snapshot = builder.finish(first, builder.parts(first))
+    assert [ep.netloc() for ep in snapshot] == ["10.0.0.1:80", "10.0.0.2:80"]
+    again = AddressAnswer(first.name, ("10.0.0.1", "10.0.0.2"), 3.0, "b:53")
+    reused = builder.known(again)
+    assert reused is not None
+    assert reused.endpoints is snapshot.endpoints  # the same endpoint objects
+    assert (reused.ttl, reused.nameserver) == (3.0, "b:53")
+    changed = AddressAnswer(first.name, ("10.0.0.3",), 5.0, "a:53")
+    assert builder.known(changed) is None
+
+
+def test_the_builder_screens_by_the_plans_rules() -> None:
+    builder = ResultBuilder(plan_service(SVC, srv="mongodb"))
+    answer = SrvAnswer(
+        "_mongodb._tcp.db.prod.svc.cluster.local.",
+        (SrvRecord("evil.example.com", 27017, addresses=("10.0.0.9",)),),
+    )
+    with pytest.raises(UntrustedAnswerError, match=r"SRV target not inside prod\.svc\.cluster"):
+        builder.finish(answer, builder.parts(answer))
+    empty = AddressAnswer("db.prod.svc.cluster.local.", ())
+    plain = ResultBuilder(plan_service(SVC, port=80))
+    with pytest.raises(NoEndpointsError, match="no record gave a usable address"):
+        plain.finish(empty, [])
+
+
+def test_a_mongo_plan_checks_every_part_up_front() -> None:
+    plan = plan_mongo(SVC, replica_set="rs0", hosts="hostname", port_name="mongo")
+    assert plan.lookup is not None
+    assert plan.lookup.qname == "_mongo._tcp.db.prod.svc.cluster.local."
+    assert plan.uri([Endpoint("10.0.0.1", 27017, "db-0.db.prod.svc.cluster.local")]) == (
+        "mongodb://db-0.db.prod.svc.cluster.local:27017/?replicaSet=rs0"
+    )
+    srv = plan_mongo(
+        "db", namespace="prod", cluster_domain="cluster.local", srv=True, port_name="mongo"
+    )
+    assert srv.lookup is None
+    assert srv.uri(()) == "mongodb+srv://db.prod.svc.cluster.local/?srvServiceName=mongo"
+    with pytest.raises(ConfigurationError, match="have no effect with srv=True"):
+        plan_mongo(SVC, srv=True, allowed_networks=["10.0.0.0/8"])
+    with pytest.raises(ConfigurationError, match="hosts must be 'ip' or 'hostname', not 'dns'"):
+        plan_mongo(SVC, hosts="dns")  # type: ignore[typeddict-item]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'replicaset'"):
+        plan_mongo(SVC, replicaset="rs0")  # type: ignore[call-arg]
