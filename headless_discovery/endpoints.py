@@ -13,6 +13,8 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import attrgetter
 from typing import Literal, cast, overload
 
 from .errors import ConfigurationError, InvalidNameError
@@ -121,8 +123,9 @@ class Endpoint:
         _set_hostname(self, hostname)
         _set_priority(self, priority)
         _set_weight(self, weight)
-        # Computed once: sorting and strategies use it many times per snapshot.
-        _set_sort_key(self, (priority, host_key, version, value, port or 0))
+        # Computed once: sorting and strategies use it many times per snapshot. It orders
+        # endpoints, and it is unique to equal endpoints (port 0 is no port).
+        _set_sort_key(self, (priority, host_key, version, value, port or 0, weight))
 
     @property
     def ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -151,6 +154,7 @@ _set_hostname = vars(Endpoint)["hostname"].__set__
 _set_priority = vars(Endpoint)["priority"].__set__
 _set_weight = vars(Endpoint)["weight"].__set__
 _set_sort_key = vars(Endpoint)["_sort_key"].__set__
+_sort_key_of = attrgetter("_sort_key")
 
 
 def _parse_address(address: object) -> tuple[str, int, bytes]:
@@ -289,8 +293,11 @@ class Resolution(Sequence[Endpoint]):
         nameserver: str | None = None,
     ) -> Resolution:
         """Sort and deduplicate ``endpoints`` into a :class:`Resolution`."""
-        unique = sorted(set(endpoints), key=lambda ep: ep._sort_key)
-        return cls(name, tuple(unique), ttl, nameserver)
+        # Equal endpoints have equal sort keys and only they do: deduplicating on the keys
+        # hashes tuples in C, where a set of endpoints would run the dataclass's __hash__.
+        eps = list(endpoints)
+        unique = dict(zip(map(_sort_key_of, eps), eps, strict=True))
+        return cls(name, tuple(map(unique.__getitem__, sorted(unique))), ttl, nameserver)
 
     @classmethod
     def from_addresses(cls, answer: AddressAnswer, port: int | None = None) -> Resolution:
@@ -336,17 +343,20 @@ def _endpoints_of(answer: AddressAnswer | SrvAnswer, port: int | None = None) ->
     in between.
     """
     if isinstance(answer, SrvAnswer):
-        for rec in answer.records:
-            for address in rec.addresses:
-                try:
-                    yield Endpoint(address, rec.port, rec.target, rec.priority, rec.weight)
-                except (ConfigurationError, InvalidNameError) as exc:
-                    # One odd record (port 0, a target that is no hostname) is the server's
-                    # doing, not the caller's: leave it out rather than fail the answer.
-                    logger.warning("%s: SRV record left out: %s", answer.name, exc)
-    else:
-        for address in answer.addresses:
-            yield Endpoint(address, port)
+        return _srv_endpoints(answer)
+    # map() runs no Python frame between two endpoints, where a generator would.
+    return map(Endpoint, answer.addresses, repeat(port))
+
+
+def _srv_endpoints(answer: SrvAnswer) -> Iterator[Endpoint]:
+    for rec in answer.records:
+        for address in rec.addresses:
+            try:
+                yield Endpoint(address, rec.port, rec.target, rec.priority, rec.weight)
+            except (ConfigurationError, InvalidNameError) as exc:
+                # One odd record (port 0, a target that is no hostname) is the server's
+                # doing, not the caller's: leave it out rather than fail the answer.
+                logger.warning("%s: SRV record left out: %s", answer.name, exc)
 
 
 def _answer_key(answer: AddressAnswer | SrvAnswer) -> frozenset[object]:

@@ -180,3 +180,10 @@ def test_endpoints_copy_replace_and_pickle_as_values() -> None:
     assert (moved.address, moved.port, moved.hostname) == ("fd00::1", 80, "web-0.api")
     with pytest.raises(ConfigurationError, match="the port must be an integer from 1 to 65535"):
         dataclasses.replace(ep, port=0)
+
+
+def test_endpoints_that_differ_only_in_weight_are_both_kept_in_a_fixed_order() -> None:
+    heavy = Endpoint("10.0.0.1", 80, "db-0.db", 0, 50)
+    light = Endpoint("10.0.0.1", 80, "db-0.db", 0, 5)
+    for order in ([heavy, light, heavy], [light, heavy]):
+        assert Resolution.from_endpoints("db", order).endpoints == (light, heavy)
