@@ -7,6 +7,10 @@ for consistent hashing). Timings are interleaved: every round times every case o
 shuffled order, and the minimum over the rounds is kept, the usual way to read timeit on a
 shared machine. It prints Markdown tables with the targets of issue 5 and whether each was
 met; docs/performance.md holds the tables of a real run.
+
+Two more tables (issue 12): what ``acquire()`` adds to a pick, and what the consistent-hash
+ring costs when the snapshot changes: a one-pod change at 1000 pods (target: at most 5 ms),
+a full build, and the longest slice of a full build in slices.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from headless_discovery import (
     RoundRobin,
     Strategy,
     Weighted,
+    acquire,
 )
 
 SIZES = (3, 1000)
@@ -51,6 +56,9 @@ CHOICE_TARGETS: dict[str, float | None] = {
     "outlier_ejection(round_robin), 1 ejected": None,
 }
 UHASHRING_TARGET = 1.0  # consistent_hash at 1000 pods against HashRing.get_node
+RING_PODS = 1000
+RING_UPDATE_TARGET = 5e-3  # seconds for a one-pod change of the ring at RING_PODS pods
+RING_SLICE_TARGET = 5e-3  # seconds for the longest slice of a full build in slices
 
 
 @dataclass
@@ -118,6 +126,79 @@ def cases_for(size: int) -> list[Case]:
         stmt = "pick(eps, next(keys))" if keyed else "pick(eps)"
         found.append(Case(name, size, stmt, {"pick": strategy.pick, "eps": res, "keys": keys}))
     return found
+
+
+def acquire_cases() -> list[Case]:
+    """``with acquire(strategy, eps): pass`` against ``pick(eps)``, at 1000 endpoints."""
+    res = resolution(1000)
+    found = []
+    for name, make in (
+        ("round_robin", RoundRobin),
+        ("least_outstanding", strategies()["least_outstanding"]),
+    ):
+        strategy = make()
+        strategy.pick(res)
+        namespace = {"acquire": acquire, "s": strategy, "pick": strategy.pick, "eps": res}
+        found.append(Case(f"pick {name}", 1000, "pick(eps)", namespace))
+        found.append(Case(f"acquire {name}", 1000, "with acquire(s, eps): pass", namespace))
+    return found
+
+
+def report_acquire(cases: list[Case]) -> None:
+    by = {c.name: c.best * 1e9 for c in cases}
+    print("| strategy | ns per pick | ns per `with acquire(...)` | ratio |")
+    print("| --- | ---: | ---: | ---: |")
+    for name in ("round_robin", "least_outstanding"):
+        pick, acq = by[f"pick {name}"], by[f"acquire {name}"]
+        print(f"| {name} | {pick:.0f} | {acq:.0f} | {acq / pick:.2f}x |")
+
+
+def ring_figures(rounds: int = 15) -> dict[str, float]:
+    """Seconds: the best one-pod change (out and back in), the best full build, and the
+    longest slice of a full build in slices, each over ``rounds`` tries."""
+    full = resolution(RING_PODS)
+    less = Resolution.from_endpoints("mongodb", full.endpoints[1:])
+    strategy = ConsistentHash()
+    strategy.prepare(full)
+    update = build = float("inf")
+    longest = []
+    for _ in range(rounds):
+        for snapshot in (less, full):
+            started = time.perf_counter()
+            strategy.prepare(snapshot)
+            update = min(update, time.perf_counter() - started)
+        started = time.perf_counter()
+        ConsistentHash().prepare(full)
+        build = min(build, time.perf_counter() - started)
+        worst = 0.0
+        slices = ConsistentHash().prepare_in_slices(full)
+        while True:
+            started = time.perf_counter()
+            if next(slices, StopIteration) is StopIteration:
+                break
+            worst = max(worst, time.perf_counter() - started)
+        longest.append(worst)
+    longest.sort()
+    # The median of the longest slices: the longest of all is whichever slice a neighbour
+    # interrupted.
+    return {"update": update, "build": build, "slice": longest[len(longest) // 2]}
+
+
+def report_ring(figures: dict[str, float]) -> bool:
+    update_ok = figures["update"] <= RING_UPDATE_TARGET
+    slice_ok = figures["slice"] <= RING_SLICE_TARGET
+    print(f"| consistent_hash ring at {RING_PODS} pods | ms | target | result |")
+    print("| --- | ---: | ---: | --- |")
+    print(
+        f"| one-pod change (`prepare`, best of out and back in) | {figures['update'] * 1e3:.2f} "
+        f"| ≤ {RING_UPDATE_TARGET * 1e3:g} | {verdict(update_ok)} |"
+    )
+    print(f"| full build (`prepare` on a new strategy) | {figures['build'] * 1e3:.1f} | — | — |")
+    print(
+        f"| longest slice of a full build (`prepare_in_slices`, median over tries) | "
+        f"{figures['slice'] * 1e3:.2f} | ≤ {RING_SLICE_TARGET * 1e3:g} | {verdict(slice_ok)} |"
+    )
+    return update_ok and slice_ok
 
 
 def measure(cases: list[Case]) -> None:
@@ -198,6 +279,12 @@ def main() -> None:
     cases = [case for size in SIZES for case in cases_for(size)]
     measure(cases)
     ok = report(cases)
+    print()
+    extra = acquire_cases()
+    measure(extra)
+    report_acquire(extra)
+    print()
+    ok = report_ring(ring_figures()) and ok
     print()
     print("All targets met." if ok else "Some targets fall short (see the tables).")
 

@@ -13,6 +13,8 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import attrgetter
 from typing import Literal, cast, overload
 
 from .errors import ConfigurationError, InvalidNameError
@@ -35,8 +37,8 @@ _HOSTNAME = re.compile(rf"{_LABEL}(\.{_LABEL})*")
 _DIGITS = re.compile(r"(\d+)")
 
 logger = logging.getLogger("headless_discovery")
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_DOTTED_QUAD = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
+# The canonical text of each octet and its value: "010", "256", " 1" and "+1" are not keys.
+_OCTET = {str(i): i for i in range(256)}.__getitem__
 
 
 _FAMILIES = ("any", "ipv4", "ipv6")
@@ -58,7 +60,7 @@ def _check_u16(value: object, what: str, *, low: int = 0) -> None:
         raise ConfigurationError(f"{what} must be an integer from {low} to 65535, not {value!r}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Endpoint:
     """One address of one pod: where to connect.
 
@@ -84,32 +86,46 @@ class Endpoint:
     weight: int = 0
     _sort_key: tuple[object, ...] = field(init=False, repr=False, compare=False, hash=False)
 
-    def __post_init__(self) -> None:
+    # A resolution of a thousand pods builds a thousand endpoints, so __init__ is written
+    # by hand: checks first (type() checks cost no function call in the common case), then
+    # each slot written once through its descriptor, which a frozen dataclass's generated
+    # __init__ (object.__setattr__ by name, then __post_init__ rewriting some) does not.
+    def __init__(
+        self,
+        address: str,
+        port: int | None = None,
+        hostname: str | None = None,
+        priority: int = 0,
+        weight: int = 0,
+    ) -> None:
+        # Canonical dotted-quad text, what DNS answers carry, is checked by looking its four
+        # octets up: several times faster than ipaddress, or a regular expression and int().
+        # Anything else goes to ipaddress.
         try:
-            address, version, value = _parse_address(self.address)
-        except ValueError:
-            raise ConfigurationError(
-                f"endpoint address {self.address!r} is not an IPv4 or IPv6 address"
-            ) from None
-        if address is not self.address:
-            object.__setattr__(self, "address", address)
-        # type() checks first: the common case costs no function call.
-        port = self.port
+            value = bytes(map(_OCTET, address.split("."))) if type(address) is str else b""
+        except KeyError:
+            value = b""
+        if len(value) == 4:
+            version = 4
+        else:
+            address, version, value = _parse_address(address)
         if port is not None and not (type(port) is int and 0 < port <= 65535):
             _check_u16(port, "the port", low=1)
-        if not (type(self.priority) is int and 0 <= self.priority <= 65535):
-            _check_u16(self.priority, "the SRV priority")
-        if not (type(self.weight) is int and 0 <= self.weight <= 65535):
-            _check_u16(self.weight, "the SRV weight")
+        if not (type(priority) is int and 0 <= priority <= 65535):
+            _check_u16(priority, "the SRV priority")
+        if not (type(weight) is int and 0 <= weight <= 65535):
+            _check_u16(weight, "the SRV weight")
         host_key: tuple[tuple[int, str], ...] = ()
-        if self.hostname is not None:
-            host = self.hostname.lower().rstrip(".")
-            if not (host.isascii() and len(host) <= 253 and _HOSTNAME.fullmatch(host)):
-                raise InvalidNameError(self.hostname, "the endpoint hostname is not a DNS name")
-            object.__setattr__(self, "hostname", host)
-            host_key = _natural_key(host)
-        # Computed once: sorting and strategies use it many times per snapshot.
-        object.__setattr__(self, "_sort_key", (self.priority, host_key, version, value, port or 0))
+        if hostname is not None:
+            hostname, host_key = _check_hostname(hostname)
+        _set_address(self, address)
+        _set_port(self, port)
+        _set_hostname(self, hostname)
+        _set_priority(self, priority)
+        _set_weight(self, weight)
+        # Computed once: sorting and strategies use it many times per snapshot. It orders
+        # endpoints, and it is unique to equal endpoints (port 0 is no port).
+        _set_sort_key(self, (priority, host_key, version, value, port or 0, weight))
 
     @property
     def ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -131,19 +147,42 @@ class Endpoint:
         return host if self.port is None else f"{host}:{self.port}"
 
 
-def _parse_address(address: object) -> tuple[str, int, int]:
-    """An address as canonical text, IP version and number; ``ValueError`` if it is none.
+# Writing a slot through its descriptor skips the frozen dataclass's __setattr__.
+_set_address = vars(Endpoint)["address"].__set__
+_set_port = vars(Endpoint)["port"].__set__
+_set_hostname = vars(Endpoint)["hostname"].__set__
+_set_priority = vars(Endpoint)["priority"].__set__
+_set_weight = vars(Endpoint)["weight"].__set__
+_set_sort_key = vars(Endpoint)["_sort_key"].__set__
+_sort_key_of = attrgetter("_sort_key")
 
-    Dotted-quad text, what DNS answers carry, is checked here with one regular expression
-    (ipaddress's rules: no leading zeros, octets up to 255): three times faster than
-    :func:`ipaddress.ip_address`, which a snapshot of a thousand pods would call a thousand
-    times. Anything else goes through :mod:`ipaddress`.
+
+def _parse_address(address: object) -> tuple[str, int, bytes]:
+    """An address that is not canonical dotted-quad text, as canonical text, IP version and
+    packed bytes (which sort as the numbers do, within a version).
+
+    Raises:
+        ConfigurationError: It is not an IPv4 or IPv6 address.
     """
-    if isinstance(address, str) and _DOTTED_QUAD.fullmatch(address):
-        a, b, c, d = address.split(".")
-        return address, 4, (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
-    ip = ipaddress.ip_address(address)  # type: ignore[arg-type]
-    return ip.compressed, ip.version, int(ip)
+    try:
+        ip = ipaddress.ip_address(address)  # type: ignore[arg-type]
+    except ValueError:
+        raise ConfigurationError(
+            f"endpoint address {address!r} is not an IPv4 or IPv6 address"
+        ) from None
+    return ip.compressed, ip.version, ip.packed
+
+
+def _check_hostname(hostname: str) -> tuple[str, tuple[tuple[int, str], ...]]:
+    """The hostname normalised (lower case, no trailing dot) and its natural sort key.
+
+    Raises:
+        InvalidNameError: It is not a DNS name.
+    """
+    host = hostname.lower().rstrip(".")
+    if not (host.isascii() and len(host) <= 253 and _HOSTNAME.fullmatch(host)):
+        raise InvalidNameError(hostname, "the endpoint hostname is not a DNS name")
+    return host, _natural_key(host)
 
 
 def _natural_key(hostname: str) -> tuple[tuple[int, str], ...]:
@@ -254,8 +293,11 @@ class Resolution(Sequence[Endpoint]):
         nameserver: str | None = None,
     ) -> Resolution:
         """Sort and deduplicate ``endpoints`` into a :class:`Resolution`."""
-        unique = sorted(set(endpoints), key=lambda ep: ep._sort_key)
-        return cls(name, tuple(unique), ttl, nameserver)
+        # Equal endpoints have equal sort keys and only they do: deduplicating on the keys
+        # hashes tuples in C, where a set of endpoints would run the dataclass's __hash__.
+        eps = list(endpoints)
+        unique = dict(zip(map(_sort_key_of, eps), eps, strict=True))
+        return cls(name, tuple(map(unique.__getitem__, sorted(unique))), ttl, nameserver)
 
     @classmethod
     def from_addresses(cls, answer: AddressAnswer, port: int | None = None) -> Resolution:
@@ -301,17 +343,20 @@ def _endpoints_of(answer: AddressAnswer | SrvAnswer, port: int | None = None) ->
     in between.
     """
     if isinstance(answer, SrvAnswer):
-        for rec in answer.records:
-            for address in rec.addresses:
-                try:
-                    yield Endpoint(address, rec.port, rec.target, rec.priority, rec.weight)
-                except (ConfigurationError, InvalidNameError) as exc:
-                    # One odd record (port 0, a target that is no hostname) is the server's
-                    # doing, not the caller's: leave it out rather than fail the answer.
-                    logger.warning("%s: SRV record left out: %s", answer.name, exc)
-    else:
-        for address in answer.addresses:
-            yield Endpoint(address, port)
+        return _srv_endpoints(answer)
+    # map() runs no Python frame between two endpoints, where a generator would.
+    return map(Endpoint, answer.addresses, repeat(port))
+
+
+def _srv_endpoints(answer: SrvAnswer) -> Iterator[Endpoint]:
+    for rec in answer.records:
+        for address in rec.addresses:
+            try:
+                yield Endpoint(address, rec.port, rec.target, rec.priority, rec.weight)
+            except (ConfigurationError, InvalidNameError) as exc:
+                # One odd record (port 0, a target that is no hostname) is the server's
+                # doing, not the caller's: leave it out rather than fail the answer.
+                logger.warning("%s: SRV record left out: %s", answer.name, exc)
 
 
 def _answer_key(answer: AddressAnswer | SrvAnswer) -> frozenset[object]:

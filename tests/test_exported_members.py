@@ -36,6 +36,7 @@ def test_all_is_sorted_and_complete() -> None:
         "trust",
         "endpoints",
         "environment",
+        "instrumentation",
         "errors",
         "instrumentation",
         "lookup",

@@ -18,6 +18,10 @@ name                   picks
 
 :class:`OutlierEjection` wraps any of them (or your own) to skip pods that keep failing.
 
+A strategy opts in to more than ``pick`` by implementing the capability protocols
+:class:`InFlightTracking`, :class:`FailureTracking`, :class:`Preparing` and
+:class:`PreparingInSlices`; callers detect them with ``isinstance``.
+
 Strategies build their per-snapshot tables once per sequence and cache them on its
 identity, so pass the same :class:`~headless_discovery.Resolution` (or tuple) until it
 changes; a list, which may change in place, is copied at every pick.

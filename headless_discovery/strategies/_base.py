@@ -6,7 +6,7 @@ import ipaddress
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, runtime_checkable
 
 from ..endpoints import Endpoint, Resolution
 from ..errors import ConfigurationError, NoEndpointsError
@@ -23,9 +23,12 @@ class Strategy(Protocol):
     :class:`~headless_discovery.NoEndpointsError` when it is empty. ``key`` is for
     strategies that map keys to endpoints (consistent hashing); others ignore it.
 
-    A strategy may also implement :class:`InFlightTracking` (``begin``/``end``) or
-    :class:`FailureTracking` (``report_failure``/``report_success``); callers such as
-    :func:`acquire` use those methods when they are there.
+    A strategy may also implement the capability protocols :class:`InFlightTracking`
+    (``begin``/``end``), :class:`FailureTracking` (``report_failure``/``report_success``),
+    :class:`Preparing` (``prepare``) and :class:`PreparingInSlices`
+    (``prepare_in_slices``): having the methods is opting in. Callers such as
+    :func:`acquire`, :class:`OutlierEjection` and discovery check for them with
+    ``isinstance`` against the protocol, once per strategy type or instance.
 
     Example, a strategy that sends everything to the pod with ordinal 0 while it exists::
 
@@ -87,7 +90,10 @@ class Preparing(Protocol):
     """A strategy that builds per-snapshot tables ahead of the first pick (e.g. a hash ring).
 
     Long-lived discovery calls ``prepare`` on its refresher each time the endpoints change,
-    so the first request after a change does not pay for the tables.
+    so the first request after a change does not pay for the tables. ``prepare`` does all
+    the work before it returns; a pick from the same sequence afterwards finds it done.
+    :class:`ConsistentHash`, :class:`Weighted`, :class:`LeastOutstanding` and
+    :class:`OutlierEjection` (passing it on to its inner strategy) implement it.
 
     .. versionadded:: 0.1.0
     """
@@ -103,7 +109,10 @@ class PreparingInSlices(Protocol):
 
     :class:`~headless_discovery.AsyncDiscovery` prefers ``prepare_in_slices`` to
     ``prepare`` and lets other tasks run between two slices, so a large table never blocks
-    the loop for long. The work is complete once the iterator is exhausted.
+    the loop for long. The work is complete once the iterator is exhausted; each slice
+    should take about a millisecond. A strategy with little to do may do it all in one
+    slice. Implement :class:`Preparing` too: threads and the synchronous API call
+    ``prepare``.
 
     .. versionadded:: 0.1.0
     """
@@ -120,9 +129,10 @@ def acquire(
     """Pick an endpoint and count the request as in flight until the ``with`` block ends.
 
     Calls ``strategy.begin(endpoint)`` before yielding and ``strategy.end(endpoint)`` when
-    the block exits, also on an exception, when the strategy has those methods
-    (:class:`InFlightTracking`); otherwise it only picks. Outcomes are not reported: call
-    ``report_failure`` / ``report_success`` yourself, since only you know what failed::
+    the block exits, also on an exception, when the strategy implements
+    :class:`InFlightTracking` (checked once per strategy type); otherwise it only picks.
+    Outcomes are not reported: call ``report_failure`` / ``report_success`` yourself, since
+    only you know what failed::
 
         with acquire(strategy, resolution) as ep:
             send(ep)
@@ -133,18 +143,27 @@ def acquire(
     .. versionadded:: 0.1.0
     """
     endpoint = strategy.pick(endpoints, key)
-    # getattr rather than isinstance(..., InFlightTracking): a runtime protocol check costs
-    # microseconds, more than the pick itself.
-    begin = getattr(strategy, "begin", None)
-    end = getattr(strategy, "end", None)
-    if begin is None or end is None:
+    if not tracks_in_flight(strategy):
         yield endpoint
         return
-    begin(endpoint)
+    strategy.begin(endpoint)
     try:
         yield endpoint
     finally:
-        end(endpoint)
+        strategy.end(endpoint)
+
+
+# Whether a strategy type implements InFlightTracking. A runtime protocol check costs
+# microseconds, more than a pick: it is made once per type. Plain dict operations are atomic.
+_IN_FLIGHT: dict[type, bool] = {}
+
+
+def tracks_in_flight(strategy: object) -> TypeGuard[InFlightTracking]:
+    """``isinstance(strategy, InFlightTracking)``, decided once per type of strategy."""
+    answer = _IN_FLIGHT.get(type(strategy))
+    if answer is None:
+        answer = _IN_FLIGHT[type(strategy)] = isinstance(strategy, InFlightTracking)
+    return answer
 
 
 def empty() -> NoEndpointsError:

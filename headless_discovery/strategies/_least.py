@@ -113,10 +113,24 @@ class LeastOutstanding:
         """Build what :meth:`pick` derives from ``endpoints`` now, ahead of the first pick.
 
         :class:`~headless_discovery.Discovery` calls it on its refresher when the snapshot
-        changes, so that no request pays for it.
+        changes, so that no request pays for it. See :class:`Preparing`.
+
+        Raises:
+            NoEndpointsError: ``endpoints`` is empty.
         """
         if self._snap[0] is not endpoints:
             self._load(endpoints)
+
+    def prepare_in_slices(self, endpoints: Sequence[Endpoint]) -> Iterator[None]:
+        """What :meth:`prepare` does, in one slice: the table takes about 1 ms at 1000 pods.
+
+        See :class:`PreparingInSlices`.
+
+        Raises:
+            NoEndpointsError: ``endpoints`` is empty (when iterated).
+        """
+        self.prepare(endpoints)
+        yield from ()
 
     def _load(self, endpoints: Sequence[Endpoint]) -> _Table:
         eps = as_tuple(endpoints)

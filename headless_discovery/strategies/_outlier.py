@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from ..endpoints import Endpoint
 from ..errors import ConfigurationError
-from ._base import NOTHING, FailureTracking, InFlightTracking, Strategy, cacheable
+from ..instrumentation import EndpointEjected, EndpointReturned, Hook, _check_hooks, _emit
+from ._base import (
+    NOTHING,
+    FailureTracking,
+    InFlightTracking,
+    Preparing,
+    PreparingInSlices,
+    Strategy,
+    cacheable,
+)
+
+# Every OutlierEjection alive, so that a forked child can renew their locks.
+_LIVE: weakref.WeakSet[OutlierEjection] = weakref.WeakSet()
 
 
 class OutlierEjection:
@@ -31,8 +45,20 @@ class OutlierEjection:
     ejected as soon as there is room. If every pod of a sequence is ejected, the inner
     strategy gets them all: a guess is better than no answer.
 
-    ``begin``/``end`` and ``report_*`` calls are passed on to the inner strategy when it
-    has those methods, so ``OutlierEjection(LeastOutstanding())`` counts in-flight requests.
+    ``begin``/``end``, ``report_*``, ``prepare`` and ``prepare_in_slices`` calls are passed
+    on to the inner strategy when it implements :class:`InFlightTracking`,
+    :class:`FailureTracking`, :class:`Preparing` or :class:`PreparingInSlices` (checked
+    once, here), so ``OutlierEjection(LeastOutstanding())`` counts in-flight requests.
+
+    Each ejection is an :class:`~headless_discovery.instrumentation.EndpointEjected` event
+    and each return an :class:`~headless_discovery.instrumentation.EndpointReturned`, sent
+    to the hooks of :func:`~headless_discovery.instrumentation.add_hook` and to ``hooks``
+    (and logged). They are emitted outside the strategy's lock, by the call that ejected
+    or brought back the pod: ``report_failure``, or the first ``pick`` after an ejection
+    ends. A pick that changes nothing emits nothing.
+
+    The lock is renewed in a child process after ``os.fork()``: a fork while other threads
+    report outcomes does not leave the child's copy locked.
 
     Args:
         inner: The strategy that picks among the pods not ejected.
@@ -44,14 +70,18 @@ class OutlierEjection:
         interval: Seconds back in rotation that take one off a pod's multiplier (gRPC and
             Envoy evaluate every 10 s).
         clock: Monotonic seconds; inject a fake one in tests.
+        hooks: Hooks for this strategy's events only (see
+            :mod:`~headless_discovery.instrumentation`).
 
     Raises:
         ConfigurationError: A parameter is out of range.
+        TypeError: A hook is not callable.
 
     .. versionadded:: 0.1.0
     """
 
     __slots__ = (
+        "__weakref__",
         "_base",
         "_begin",
         "_clock",
@@ -61,6 +91,7 @@ class OutlierEjection:
         "_failures",
         "_fraction",
         "_history",
+        "_hooks",
         "_inner",
         "_interval",
         "_last",
@@ -68,6 +99,8 @@ class OutlierEjection:
         "_max",
         "_next_return",
         "_pick",
+        "_prepare",
+        "_prepare_in_slices",
         "_report_failure",
         "_report_success",
         "_version",
@@ -84,6 +117,7 @@ class OutlierEjection:
         max_ejected_fraction: float = 0.10,
         interval: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        hooks: Iterable[Hook] | None = None,
     ) -> None:
         if (
             isinstance(consecutive_failures, bool)
@@ -105,6 +139,7 @@ class OutlierEjection:
             raise ConfigurationError(
                 f"max_ejected_fraction must be from 0 to 1, not {max_ejected_fraction!r}"
             )
+        self._hooks = _check_hooks(hooks)
         self._inner = inner
         self._pick = inner.pick
         self._consecutive = consecutive_failures
@@ -122,6 +157,12 @@ class OutlierEjection:
         self._report_success: Callable[[Endpoint], None] | None = None
         if isinstance(inner, FailureTracking):
             self._report_failure, self._report_success = inner.report_failure, inner.report_success
+        self._prepare: Callable[[Sequence[Endpoint]], None] | None = None
+        if isinstance(inner, Preparing):
+            self._prepare = inner.prepare
+        self._prepare_in_slices: Callable[[Sequence[Endpoint]], Iterator[None]] | None = None
+        if isinstance(inner, PreparingInSlices):
+            self._prepare_in_slices = inner.prepare_in_slices
         # Ejection state changes under the lock, rarely; picks only read it.
         self._lock = threading.Lock()
         self._ejected: dict[Endpoint, float] = {}  # ejected endpoint -> when it comes back
@@ -131,6 +172,7 @@ class OutlierEjection:
         self._version = 0  # bumped whenever the ejected set changes
         self._view: tuple[Sequence[Endpoint], int, Sequence[Endpoint]] = (NOTHING, -1, ())
         self._last: Sequence[Endpoint] = NOTHING
+        _LIVE.add(self)
 
     @property
     def inner(self) -> Strategy:
@@ -141,8 +183,10 @@ class OutlierEjection:
     def ejected(self) -> frozenset[Endpoint]:
         """The endpoints ejected now."""
         with self._lock:
-            self._reinstate(self._clock())
-            return frozenset(self._ejected)
+            returned = self._reinstate(self._clock())
+            ejected = frozenset(self._ejected)
+        self._announce(returned)
+        return ejected
 
     def pick(self, endpoints: Sequence[Endpoint], key: str | None = None) -> Endpoint:
         """Let the inner strategy pick among the endpoints that are not ejected.
@@ -155,17 +199,25 @@ class OutlierEjection:
             return self._pick(endpoints, key)
         if self._clock() >= self._next_return:
             with self._lock:
-                self._reinstate(self._clock())
+                returned = self._reinstate(self._clock())
+            self._announce(returned)
         seq, version, healthy = self._view
         if seq is not endpoints or version != self._version:
             healthy = self._healthy(endpoints)
         return self._pick(healthy, key)
 
     def prepare(self, endpoints: Sequence[Endpoint]) -> None:
-        """Let the inner strategy prepare for a new snapshot, if it can."""
-        prepare = getattr(self._inner, "prepare", None)
-        if prepare is not None:
-            prepare(endpoints)
+        """Let the inner strategy prepare for a new snapshot, if it is :class:`Preparing`."""
+        if self._prepare is not None:
+            self._prepare(endpoints)
+
+    def prepare_in_slices(self, endpoints: Sequence[Endpoint]) -> Iterator[None]:
+        """Let the inner strategy prepare in slices if it is :class:`PreparingInSlices`, else
+        in one slice if it is :class:`Preparing`."""
+        if self._prepare_in_slices is not None:
+            yield from self._prepare_in_slices(endpoints)
+        elif self._prepare is not None:
+            self._prepare(endpoints)
 
     def begin(self, endpoint: Endpoint) -> None:
         """Pass ``begin`` on to the inner strategy, if it counts requests in flight."""
@@ -181,23 +233,32 @@ class OutlierEjection:
         """Count a failure of ``endpoint``; eject it when that makes enough in a row."""
         if self._report_failure is not None:
             self._report_failure(endpoint)
+        ejected: EndpointEjected | None = None
         with self._lock:
             now = self._clock()
-            self._reinstate(now)
-            if endpoint in self._ejected:
-                return  # requests that were already in flight: no news
-            count = self._failures.get(endpoint, 0) + 1
-            self._failures[endpoint] = count
-            if count < self._consecutive or len(self._ejected) >= self._room():
-                return  # the count stays: ejected at the next failure once there is room
-            multiplier, back = self._history.get(endpoint, (0, now))
-            multiplier = max(0, multiplier - int((now - back) // self._interval)) + 1
-            until = now + min(self._base * multiplier, self._max)
-            self._history[endpoint] = (multiplier, until)
-            self._ejected[endpoint] = until
-            del self._failures[endpoint]
-            self._next_return = min(self._next_return, until)
-            self._version += 1
+            returned = self._reinstate(now)
+            if endpoint not in self._ejected:  # else: requests already in flight, no news
+                ejected = self._count_failure(endpoint, now)
+        self._announce(returned)
+        if ejected is not None:
+            _emit(ejected, self._hooks)
+
+    def _count_failure(self, endpoint: Endpoint, now: float) -> EndpointEjected | None:
+        """Count a failure; eject the endpoint when it is time. Call with the lock held."""
+        count = self._failures.get(endpoint, 0) + 1
+        self._failures[endpoint] = count
+        if count < self._consecutive or len(self._ejected) >= self._room():
+            return None  # the count stays: ejected at the next failure once there is room
+        multiplier, back = self._history.get(endpoint, (0, now))
+        multiplier = max(0, multiplier - int((now - back) // self._interval)) + 1
+        duration = min(self._base * multiplier, self._max)
+        until = now + duration
+        self._history[endpoint] = (multiplier, until)
+        self._ejected[endpoint] = until
+        del self._failures[endpoint]
+        self._next_return = min(self._next_return, until)
+        self._version += 1
+        return EndpointEjected(endpoint, duration)
 
     def report_success(self, endpoint: Endpoint) -> None:
         """A success of ``endpoint`` resets its count of consecutive failures."""
@@ -226,20 +287,32 @@ class OutlierEjection:
             self._view = (endpoints, version, healthy)
         return healthy
 
-    def _reinstate(self, now: float) -> None:
-        """Bring back the pods whose time is up; call with the lock held."""
+    def _reinstate(self, now: float) -> list[Endpoint]:
+        """Bring back the pods whose time is up, and return them; call with the lock held."""
         if now < self._next_return:
-            return
-        for endpoint, until in list(self._ejected.items()):
-            if until <= now:
-                del self._ejected[endpoint]
-                self._failures.pop(endpoint, None)
+            return []
+        returned = [endpoint for endpoint, until in self._ejected.items() if until <= now]
+        for endpoint in returned:
+            del self._ejected[endpoint]
+            self._failures.pop(endpoint, None)
         self._next_return = min(self._ejected.values(), default=math.inf)
         self._version += 1
         # Forget the multipliers that have decayed to nothing.
         for endpoint, (multiplier, back) in list(self._history.items()):
             if endpoint not in self._ejected and multiplier <= (now - back) // self._interval:
                 del self._history[endpoint]
+        return returned
+
+    def _announce(self, returned: list[Endpoint]) -> None:
+        """Emit the returns of ``returned``; call without the lock."""
+        for endpoint in returned:
+            _emit(EndpointReturned(endpoint), self._hooks)
+
+    def _after_fork(self) -> None:
+        # Another thread of the parent may have held the lock at the fork: it never ends
+        # here, so the child gets a lock of its own. The state it guarded is consistent at
+        # any point between two dict operations, which is all a fork can interrupt.
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -247,3 +320,12 @@ class OutlierEjection:
             f"base_ejection={self._base}, max_ejection={self._max}, "
             f"max_ejected_fraction={self._fraction}, interval={self._interval})"
         )
+
+
+def _after_fork_in_child() -> None:
+    for strategy in list(_LIVE):
+        strategy._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

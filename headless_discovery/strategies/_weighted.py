@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from ..endpoints import Endpoint
 from ._base import NOTHING, as_tuple, cacheable, check_weights, user_weight
@@ -74,10 +74,24 @@ class Weighted:
         """Build what :meth:`pick` derives from ``endpoints`` now, ahead of the first pick.
 
         :class:`~headless_discovery.Discovery` calls it on its refresher when the snapshot
-        changes, so that no request pays for it.
+        changes, so that no request pays for it. See :class:`Preparing`.
+
+        Raises:
+            NoEndpointsError: ``endpoints`` is empty.
         """
         if self._snap[0] is not endpoints:
             self._load(endpoints)
+
+    def prepare_in_slices(self, endpoints: Sequence[Endpoint]) -> Iterator[None]:
+        """What :meth:`prepare` does, in one slice: the table takes about 1 ms at 1000 pods.
+
+        See :class:`PreparingInSlices`.
+
+        Raises:
+            NoEndpointsError: ``endpoints`` is empty (when iterated).
+        """
+        self.prepare(endpoints)
+        yield from ()
 
     def _load(self, endpoints: Sequence[Endpoint]) -> _Table:
         candidates, shares = _shares(as_tuple(endpoints), self._weights)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import ipaddress
+import pickle
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from headless_discovery import (
     AddressAnswer,
@@ -118,3 +122,68 @@ def test_an_odd_srv_record_is_left_out_not_fatal(caplog: pytest.LogCaptureFixtur
         res = Resolution.from_srv(answer)
     assert [ep.address for ep in res] == ["10.0.0.3"]
     assert caplog.text.count("SRV record left out") == 2
+
+
+dotted = st.lists(
+    st.one_of(
+        st.integers(0, 300).map(str),
+        st.sampled_from(["00", "01", "010", "+1", " 1", "1_0", "", "٣"]),
+    ),
+    min_size=3,
+    max_size=5,
+).map(".".join)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(dotted, st.ip_addresses().map(str), st.text(max_size=20)))
+def test_addresses_are_accepted_and_canonical_exactly_as_ipaddress_says(text: str) -> None:
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        with pytest.raises(ConfigurationError, match="is not an IPv4 or IPv6 address"):
+            Endpoint(text)
+        return
+    ep = Endpoint(text, 1)
+    assert ep.address == ip.compressed
+    assert ep.ip == ip
+    assert ep == Endpoint(ip.compressed, 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.ip_addresses(), max_size=20))
+def test_addresses_sort_as_ipaddress_orders_them(
+    ips: list[ipaddress.IPv4Address | ipaddress.IPv6Address],
+) -> None:
+    res = Resolution.from_endpoints("x", (Endpoint(str(ip), 80) for ip in ips))
+    expected = sorted(set(ips), key=lambda ip: (ip.version, int(ip)))
+    assert [ep.ip for ep in res] == expected
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "255.255.255.255", "10.0.0.1"])
+def test_dotted_quads_at_the_limits_are_accepted(address: str) -> None:
+    assert Endpoint(address).address == address
+
+
+@pytest.mark.parametrize(
+    "address", ["256.0.0.0", "10.0.0.01", "10.0.0", "10.0.0.1.1", "", "10.0.0.1 "]
+)
+def test_dotted_quads_one_past_the_limits_are_refused(address: str) -> None:
+    with pytest.raises(ConfigurationError, match="is not an IPv4 or IPv6 address"):
+        Endpoint(address)
+
+
+def test_endpoints_copy_replace_and_pickle_as_values() -> None:
+    ep = Endpoint("10.0.0.1", 80, "Web-0.Api.", 1, 2)
+    assert pickle.loads(pickle.dumps(ep)) == ep
+    assert copy.copy(ep) == ep
+    moved = dataclasses.replace(ep, address="FD00::0001")
+    assert (moved.address, moved.port, moved.hostname) == ("fd00::1", 80, "web-0.api")
+    with pytest.raises(ConfigurationError, match="the port must be an integer from 1 to 65535"):
+        dataclasses.replace(ep, port=0)
+
+
+def test_endpoints_that_differ_only_in_weight_are_both_kept_in_a_fixed_order() -> None:
+    heavy = Endpoint("10.0.0.1", 80, "db-0.db", 0, 50)
+    light = Endpoint("10.0.0.1", 80, "db-0.db", 0, 5)
+    for order in ([heavy, light, heavy], [light, heavy]):
+        assert Resolution.from_endpoints("db", order).endpoints == (light, heavy)

@@ -31,7 +31,15 @@ from headless_discovery import (
     acquire,
     strategy_from_name,
 )
-from headless_discovery.strategies import _hashing, _least, _simple, _weighted
+from headless_discovery.strategies import (
+    Preparing,
+    PreparingInSlices,
+    _base,
+    _hashing,
+    _least,
+    _simple,
+    _weighted,
+)
 
 PODS = tuple(Endpoint(f"10.0.0.{i}", 80) for i in range(1, 6))
 RES = Resolution.from_endpoints("svc", PODS)
@@ -428,3 +436,48 @@ def test_eight_threads_hashing_keys_across_snapshot_changes_agree() -> None:
             assert got == expected[size, key]
 
     run_threads(worker)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Weighted(random.Random(1)),
+        lambda: LeastOutstanding(random.Random(1)),
+        ConsistentHash,
+    ],
+)
+def test_preparing_strategies_prepare_at_once_or_in_slices(make: Callable[[], Strategy]) -> None:
+    strategy = make()
+    assert isinstance(strategy, Preparing)
+    assert isinstance(strategy, PreparingInSlices)
+    strategy.prepare(RES)
+    assert strategy._snap[0] is RES  # type: ignore[attr-defined]
+    other = Resolution.from_endpoints("svc", PODS[1:])
+    slices = strategy.prepare_in_slices(other)
+    assert strategy._snap[0] is RES  # type: ignore[attr-defined]  # lazy: nothing yet
+    for _ in slices:
+        pass
+    assert strategy._snap[0] is other  # type: ignore[attr-defined]
+    with pytest.raises(NoEndpointsError, match="no endpoints to pick from"):
+        list(strategy.prepare_in_slices(()))
+
+
+def test_acquire_decides_in_flight_tracking_by_protocol_once_per_type(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checks: list[type] = []
+    real = _base.InFlightTracking.__class__.__instancecheck__  # type: ignore[attr-defined]
+
+    def counting(protocol: type, instance: object) -> bool:
+        if protocol is InFlightTracking:
+            checks.append(type(instance))
+        return real(protocol, instance)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(_base, "_IN_FLIGHT", {})
+    monkeypatch.setattr(type(InFlightTracking), "__instancecheck__", counting)
+    spy, plain = Spy(), PickFirst()
+    for _ in range(3):
+        with acquire(spy, RES), acquire(plain, RES), acquire(Spy(), RES):
+            pass
+    assert checks == [Spy, PickFirst]
+    assert spy.calls == [("begin", PODS[-1]), ("end", PODS[-1])] * 3

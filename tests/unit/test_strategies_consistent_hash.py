@@ -8,11 +8,21 @@ import subprocess
 import sys
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from headless_discovery import ConfigurationError, ConsistentHash, Endpoint, Resolution
+from headless_discovery import (
+    ConfigurationError,
+    ConsistentHash,
+    Endpoint,
+    NoEndpointsError,
+    Resolution,
+)
+from headless_discovery.strategies import _hashing
 
 KEYS = [f"user-{i}" for i in range(10_000)]
 
@@ -155,3 +165,124 @@ def test_the_mapping_is_the_same_in_another_process() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert out.stdout.strip().split(",") == owners(pods(*range(7)))[:300]
+
+
+# -- the ring follows snapshots: updates in place, builds in slices ---------------------
+
+
+def full_ring(endpoints: Sequence[Endpoint], **options: Any) -> _hashing.Ring:
+    """The ring a fresh strategy builds from scratch for ``endpoints``."""
+    fresh = ConsistentHash(**options)
+    fresh.prepare(endpoints)
+    return fresh._snap[1]
+
+
+def same_mapping(strategy: ConsistentHash, endpoints: Sequence[Endpoint], **options: Any) -> None:
+    """``strategy``'s ring maps every point and key as a full build would."""
+    positions, ring_owners, start, shift, _ = strategy._snap[1]
+    want_positions, want_owners, _, _, _ = full_ring(endpoints, **options)
+    assert positions == want_positions
+    assert list(ring_owners) == list(want_owners)
+    # The bucket index (which may be coarser or finer than a full build's) is right.
+    for b in range(len(start) - 1):
+        assert start[b] == bisect_left(positions, b << shift)
+    reference = ConsistentHash(**options)
+    for key in KEYS[:500]:
+        assert strategy.pick(endpoints, key) == reference.pick(endpoints, key)
+
+
+ordinal_sets = st.lists(st.frozensets(st.integers(0, 40), min_size=1), min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ordinal_sets, st.booleans())
+def test_an_updated_ring_is_exactly_the_ring_built_from_scratch(
+    snapshots: list[frozenset[int]], weighted: bool
+) -> None:
+    options: dict[str, Any] = {"vnodes": 20}
+    if weighted:  # weights move points too: 0 takes a pod out, unless all weigh 0
+        options["weights"] = {pod(i).hostname: i % 3 for i in range(0, 41, 2)}
+    strategy = ConsistentHash(**options)
+    for ordinals in snapshots:
+        res = pods(*sorted(ordinals))
+        strategy.prepare(res)
+        same_mapping(strategy, res, **options)
+
+
+@settings(max_examples=30, deadline=None)
+@given(ordinal_sets)
+def test_dual_stack_pods_changing_their_first_address_update_exactly(
+    snapshots: list[frozenset[int]],
+) -> None:
+    strategy = ConsistentHash(vnodes=10)
+    for ordinals in snapshots:
+        # Odd ordinals gain an IPv4 address before their IPv6 one: the owner changes.
+        eps = [pod(i, f"fd00::{i + 1}") for i in ordinals]
+        eps += [pod(i) for i in ordinals if i % 2]
+        res = Resolution.from_endpoints("cache", eps)
+        strategy.prepare(res)
+        same_mapping(strategy, res, vnodes=10)
+
+
+def test_a_one_pod_change_hashes_only_that_pod(monkeypatch: pytest.MonkeyPatch) -> None:
+    strategy = ConsistentHash()
+    strategy.prepare(pods(*range(50)))
+    hashed: list[str] = []
+    real = _hashing.points_of
+
+    def counting(identity: str, count: int) -> tuple[int, ...]:
+        hashed.append(identity)
+        return real(identity, count)
+
+    monkeypatch.setattr(_hashing, "points_of", counting)
+    smaller = pods(*range(1, 50))
+    strategy.prepare(smaller)
+    assert hashed == [pod(0).netloc(use_hostname=True)]
+    strategy.pick(pods(*range(51)), "key")  # a list or new tuple: updated the same way
+    assert hashed[1:] == [pod(0).netloc(use_hostname=True), pod(50).netloc(use_hostname=True)]
+
+
+def test_a_pod_that_stays_keeps_its_endpoint_object() -> None:
+    strategy = ConsistentHash(vnodes=8)
+    first = pods(0, 1)
+    strategy.prepare(first)
+    second = pods(0, 1, 2)  # endpoints equal to first's for 0 and 1, but new objects
+    strategy.prepare(second)
+    ring_owners = {id(ep) for ep in strategy._snap[1][1]}
+    assert ring_owners == {id(first[0]), id(first[1]), id(second[2])}
+
+
+def test_a_full_build_in_slices_yields_and_gives_the_same_ring() -> None:
+    res = pods(*range(60))
+    strategy = ConsistentHash()
+    slices = strategy.prepare_in_slices(res)
+    assert strategy._snap[0] is not res  # nothing happens until it is iterated
+    count = sum(1 for _ in slices)
+    assert count > 5  # 60 pods x 160 points: several slices
+    assert strategy._snap[0] is res
+    same_mapping(strategy, res)
+    assert list(strategy.prepare_in_slices(res)) == []  # already prepared: nothing to do
+
+
+def test_prepare_in_slices_of_nothing_raises_when_iterated() -> None:
+    slices = ConsistentHash().prepare_in_slices(())
+    with pytest.raises(NoEndpointsError, match="no endpoints to pick from"):
+        next(slices)
+
+
+def test_many_changes_at_once_are_a_full_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    strategy = ConsistentHash()
+    strategy.prepare(pods(*range(10)))
+    builds: list[int] = []
+    real = _hashing.build_ring
+
+    def counting(layout: _hashing.Layout) -> Generator[None, None, _hashing.Ring]:
+        builds.append(len(layout))
+        return real(layout)
+
+    monkeypatch.setattr(_hashing, "build_ring", counting)
+    strategy.prepare(pods(*range(11)))  # 160 points move: an update
+    assert builds == []
+    strategy.prepare(pods(*range(100, 140)))  # 40 pods out, 40 in: a build
+    assert builds == [40]
+    same_mapping(strategy, pods(*range(100, 140)))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import random
-from collections.abc import Sequence
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
 
 import pytest
 
@@ -16,8 +19,9 @@ from headless_discovery import (
     Resolution,
     RoundRobin,
     acquire,
+    instrumentation,
 )
-from headless_discovery.strategies import _simple
+from headless_discovery.strategies import Preparing, PreparingInSlices, _simple
 from headless_discovery.strategies._base import as_tuple
 from tests.unit.test_strategies import picks
 
@@ -220,3 +224,200 @@ def test_in_flight_counting_and_reports_reach_the_inner_strategy() -> None:
 def test_bad_options_are_refused(options: dict[str, float]) -> None:
     with pytest.raises(ConfigurationError):
         OutlierEjection(RoundRobin(), **options)  # type: ignore[arg-type]
+
+
+# -- events --------------------------------------------------------------------------------
+
+
+def test_ejection_and_return_are_events_for_local_and_global_hooks() -> None:
+    local: list[instrumentation.Event] = []
+    everywhere: list[instrumentation.Event] = []
+    clock = FakeClock()
+    strategy = OutlierEjection(RoundRobin(), clock=clock, hooks=[local.append])
+    remove = instrumentation.add_hook(everywhere.append)
+    try:
+        strategy.pick(PODS)
+        fail(strategy, PODS[2], 4)
+        assert local == []
+        strategy.report_failure(PODS[2])
+        assert local == [instrumentation.EndpointEjected(PODS[2], 30.0)]
+        fail(strategy, PODS[2])  # already out: no news
+        strategy.pick(PODS)
+        clock.now += 29.9
+        strategy.pick(PODS)
+        assert len(local) == 1
+        clock.now += 0.1
+        strategy.pick(PODS)  # the pick that brings it back tells
+        assert local[1:] == [instrumentation.EndpointReturned(PODS[2])]
+        strategy.pick(PODS)
+        fail(strategy, PODS[2])  # again, right away: out for twice as long
+        assert local[2:] == [instrumentation.EndpointEjected(PODS[2], 60.0)]
+        clock.now += 60
+        assert strategy.ejected == frozenset()  # reading the set brings it back too
+        assert local[3:] == [instrumentation.EndpointReturned(PODS[2])]
+    finally:
+        remove()
+    assert everywhere == local
+
+
+def test_a_failure_report_tells_of_returns_too() -> None:
+    local: list[instrumentation.Event] = []
+    strategy, clock = guarded()
+    strategy = OutlierEjection(RoundRobin(), clock=clock, hooks=[local.append])
+    strategy.pick(PODS)
+    fail(strategy, PODS[0])
+    clock.now += 30
+    strategy.report_failure(PODS[1])
+    assert local == [
+        instrumentation.EndpointEjected(PODS[0], 30.0),
+        instrumentation.EndpointReturned(PODS[0]),
+    ]
+
+
+def test_events_are_emitted_outside_the_lock() -> None:
+    free: list[bool] = []
+    strategy, clock = guarded()
+
+    def hook(event: instrumentation.Event) -> None:
+        # Blocking here would hang the test if the lock were held: only try it.
+        got = strategy._lock.acquire(blocking=False)
+        if got:
+            strategy._lock.release()
+        free.append(got)
+
+    strategy = OutlierEjection(RoundRobin(), clock=clock, hooks=[hook])
+    strategy.pick(PODS)
+    fail(strategy, PODS[0])
+    clock.now += 30
+    strategy.pick(PODS)
+    assert free == [True, True]
+
+
+def test_a_hook_that_raises_breaks_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(event: instrumentation.Event) -> None:
+        raise RuntimeError("the metrics backend is down")
+
+    strategy = OutlierEjection(RoundRobin(), clock=FakeClock(), hooks=[broken])
+    strategy.pick(PODS)
+    fail(strategy, PODS[0])
+    assert strategy.ejected == {PODS[0]}
+    assert "the instrumentation hook" in caplog.text
+
+
+def test_hooks_must_be_callable() -> None:
+    with pytest.raises(TypeError, match="a hook must be callable, not 42"):
+        OutlierEjection(RoundRobin(), hooks=[42])  # type: ignore[list-item]
+
+
+# -- capabilities passed on ------------------------------------------------------------------
+
+
+class SlicedSpy:
+    """An inner strategy that prepares in three slices, and records what it prepared."""
+
+    def __init__(self) -> None:
+        self.prepared: list[tuple[str, Sequence[Endpoint]]] = []
+
+    def pick(self, endpoints: Sequence[Endpoint], key: str | None = None) -> Endpoint:
+        return endpoints[0]
+
+    def prepare(self, endpoints: Sequence[Endpoint]) -> None:
+        self.prepared.append(("prepare", endpoints))
+
+    def prepare_in_slices(self, endpoints: Sequence[Endpoint]) -> Iterator[None]:
+        for _ in range(3):
+            yield
+        self.prepared.append(("slices", endpoints))
+
+
+class PrepareOnly:
+    def __init__(self) -> None:
+        self.prepared: list[Sequence[Endpoint]] = []
+
+    def pick(self, endpoints: Sequence[Endpoint], key: str | None = None) -> Endpoint:
+        return endpoints[0]
+
+    def prepare(self, endpoints: Sequence[Endpoint]) -> None:
+        self.prepared.append(endpoints)
+
+
+def test_preparing_is_passed_on_to_the_inner_strategy() -> None:
+    spy = SlicedSpy()
+    strategy = OutlierEjection(spy)
+    assert isinstance(strategy, Preparing)
+    assert isinstance(strategy, PreparingInSlices)
+    strategy.prepare(PODS)
+    assert sum(1 for _ in strategy.prepare_in_slices(PODS)) == 3
+    assert spy.prepared == [("prepare", PODS), ("slices", PODS)]
+    only = PrepareOnly()
+    assert list(OutlierEjection(only).prepare_in_slices(PODS)) == []  # one slice: prepare
+    assert only.prepared == [PODS]
+    assert list(OutlierEjection(RoundRobin()).prepare_in_slices(PODS)) == []
+    OutlierEjection(RoundRobin()).prepare(PODS)  # nothing to pass on: nothing happens
+
+
+def test_a_consistent_hash_inside_prepares_in_slices() -> None:
+    inner = ConsistentHash()
+    res = Resolution.from_endpoints("svc", (Endpoint(f"10.9.{i}.1", 80) for i in range(40)))
+    assert sum(1 for _ in OutlierEjection(inner).prepare_in_slices(res)) > 1
+    assert inner._snap[0] is res
+
+
+# -- fork safety -----------------------------------------------------------------------------
+
+FORK_SCRIPT = """
+import os, signal, sys, threading, time
+from headless_discovery import Endpoint, OutlierEjection, Resolution, RoundRobin
+pods = Resolution.from_endpoints("svc", (Endpoint(f"10.8.0.{i}", 80) for i in range(1, 21)))
+strategy = OutlierEjection(RoundRobin(), consecutive_failures=1, max_ejected_fraction=0.5)
+stop = threading.Event()
+
+def hammer(n):
+    while not stop.is_set():
+        strategy.report_failure(pods[n])
+        strategy.pick(pods)
+        strategy.report_success(pods[n])
+        strategy.ejected
+
+threads = [threading.Thread(target=hammer, args=(n,)) for n in range(4)]
+for t in threads:
+    t.start()
+hung = 0
+for _ in range(20):
+    time.sleep(0.01)
+    pid = os.fork()
+    if pid == 0:  # the child: uses the strategy, which takes its lock, then leaves
+        strategy.report_failure(pods[7])
+        strategy.pick(pods)
+        os._exit(0 if pods[7] in strategy.ejected else 3)
+    deadline = time.monotonic() + 5
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            if os.waitstatus_to_exitcode(status) != 0:
+                hung += 100  # the child failed otherwise
+            break
+        if time.monotonic() > deadline:  # deadlocked: kill it, so the test never hangs
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            hung += 1
+            break
+        time.sleep(0.005)
+stop.set()
+for t in threads:
+    t.join()
+print(hung)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_child_forked_while_threads_use_the_strategy_can_use_it() -> None:
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore::DeprecationWarning", "-c", FORK_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0", "children that hung (or failed, x100)"
