@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Union
 
@@ -332,45 +332,32 @@ def _log(event: Event) -> None:
         logger.info("%s is back in rotation", event.endpoint.address, extra=_fields(event))
 
 
+_EVENT_NAMES = {
+    "LookupFinished": "lookup_finished",
+    "RefreshFinished": "refresh_finished",
+    "EndpointsChanged": "endpoints_changed",
+    "StaleServed": "stale_served",
+    "EndpointEjected": "endpoint_ejected",
+    "EndpointReturned": "endpoint_returned",
+}
+
+
 def _fields(event: Event) -> dict[str, object]:
-    """The event's fields as ``extra`` of a log record, for structured (JSON) formatters."""
-    if isinstance(event, LookupFinished):
-        return {
-            "hd_event": "lookup_finished",
-            "service": event.name,
-            "rdtype": event.rdtype,
-            "nameserver": event.nameserver,
-            "duration": event.duration,
-            "records": event.records,
-            "outcome": "ok" if event.error is None else type(event.error).__name__,
-        }
-    if isinstance(event, RefreshFinished):
-        return {
-            "hd_event": "refresh_finished",
-            "service": event.name,
-            "outcome": event.outcome,
-            "endpoints": event.endpoints,
-        }
-    if isinstance(event, EndpointsChanged):
-        return {
-            "hd_event": "endpoints_changed",
-            "service": event.name,
-            "added": len(event.added),
-            "removed": len(event.removed),
-            "endpoints": len(event.endpoints),
-        }
-    if isinstance(event, StaleServed):
-        return {
-            "hd_event": "stale_served",
-            "service": event.name,
-            "age": event.age,
-            "endpoints": event.endpoints,
-            "outcome": type(event.error).__name__,
-        }
-    if isinstance(event, EndpointEjected):
-        return {
-            "hd_event": "endpoint_ejected",
-            "endpoint": event.endpoint.address,
-            "duration": event.duration,
-        }
-    return {"hd_event": "endpoint_returned", "endpoint": event.endpoint.address}
+    """The event's fields as ``extra`` of a log record, for structured (JSON) formatters:
+    plain values, the Service as ``service``, collections by their size, endpoints by
+    address, errors by type, and ``outcome`` on every event that can fail."""
+    fields: dict[str, object] = {"hd_event": _EVENT_NAMES[type(event).__name__]}
+    for name in event.__slots__:
+        value = getattr(event, name)
+        if name == "name":
+            fields["service"] = value
+        elif name == "error":
+            fields["error"] = None if value is None else type(value).__name__
+            fields.setdefault("outcome", "ok" if value is None else type(value).__name__)
+        elif name == "endpoint":
+            fields["endpoint"] = value.address
+        elif isinstance(value, (tuple, Sequence)) and not isinstance(value, str):
+            fields[name] = len(value)
+        else:
+            fields[name] = value
+    return fields

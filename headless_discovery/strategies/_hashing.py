@@ -13,14 +13,14 @@ import struct
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from hashlib import blake2b
 from itertools import accumulate, repeat
 from operator import add, rshift
 
 from ..endpoints import Endpoint
 from ..errors import ConfigurationError
-from ._base import NOTHING, as_tuple, cacheable, check_weights, user_weight
+from ._base import NOTHING, SnapshotTables, as_tuple, cacheable, check_weights, user_weight
 
 _from_bytes = int.from_bytes
 
@@ -227,7 +227,7 @@ def _reindex(
     return out
 
 
-class ConsistentHash:
+class ConsistentHash(SnapshotTables):
     """The same key goes to the same pod while that pod exists: a hash ring.
 
     Each pod gets ``vnodes`` points per unit of weight on a ring of 64-bit positions; a key
@@ -288,36 +288,12 @@ class ConsistentHash:
             )
         seq, (positions, owners, start, shift, _) = self._snap
         if seq is not endpoints:
-            positions, owners, start, shift, _ = self._settle(self._load(endpoints))
+            positions, owners, start, shift, _ = self._settle(self._tables(endpoints))
         h = _from_bytes(blake2b(key.encode(), digest_size=8).digest(), "big")
         b = h >> shift
         return owners[bisect_left(positions, h, start[b], start[b + 1])]
 
-    def prepare(self, endpoints: Sequence[Endpoint]) -> None:
-        """Bring the ring up to date with ``endpoints`` now, ahead of the first pick.
-
-        :class:`~headless_discovery.Discovery` calls it on its refresher when the snapshot
-        changes, so that no request pays for it. See :class:`Preparing`.
-
-        Raises:
-            NoEndpointsError: ``endpoints`` is empty.
-        """
-        if self._snap[0] is not endpoints:
-            self._settle(self._load(endpoints))
-
-    def prepare_in_slices(self, endpoints: Sequence[Endpoint]) -> Iterator[None]:
-        """What :meth:`prepare` does, yielding between slices of about 1 ms of work.
-
-        A change of a few pods is one slice; a full build of 1000 pods is a few hundred.
-        See :class:`PreparingInSlices`.
-
-        Raises:
-            NoEndpointsError: ``endpoints`` is empty (when iterated).
-        """
-        if self._snap[0] is not endpoints:
-            yield from self._load(endpoints)
-
-    def _load(self, endpoints: Sequence[Endpoint]) -> Generator[None, None, Ring]:
+    def _tables(self, endpoints: Sequence[Endpoint]) -> Generator[None, None, Ring]:
         """Update or build the ring for ``endpoints``, caching it when ``endpoints`` allows."""
         layout = layout_of(as_tuple(endpoints), self._weights, self._vnodes)
         ring = update_ring(self._snap[1], layout)

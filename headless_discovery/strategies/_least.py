@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager, suppress
 
 from ..endpoints import Endpoint
 from ..errors import ConfigurationError
-from ._base import NOTHING, as_tuple, cacheable
+from ._base import NOTHING, SnapshotTables, as_tuple, cacheable
 
 # A request in flight is one element of its endpoint's list. list.append, list.pop and len()
 # are single C operations, atomic under the GIL and per-object locked on free-threaded
@@ -19,7 +19,7 @@ _Load = list[None]
 _Table = tuple[Sequence[Endpoint], tuple[Endpoint, ...], tuple[_Load, ...], int, dict[int, _Load]]
 
 
-class LeastOutstanding:
+class LeastOutstanding(SnapshotTables):
     """The less busy of a few random endpoints: power of two random choices.
 
     ``choices`` endpoints are drawn at random (with replacement, as Envoy and gRPC do) and
@@ -109,28 +109,10 @@ class LeastOutstanding:
             load = self._loads.setdefault(endpoint, [])
         return load
 
-    def prepare(self, endpoints: Sequence[Endpoint]) -> None:
-        """Build what :meth:`pick` derives from ``endpoints`` now, ahead of the first pick.
-
-        :class:`~headless_discovery.Discovery` calls it on its refresher when the snapshot
-        changes, so that no request pays for it. See :class:`Preparing`.
-
-        Raises:
-            NoEndpointsError: ``endpoints`` is empty.
-        """
-        if self._snap[0] is not endpoints:
-            self._load(endpoints)
-
-    def prepare_in_slices(self, endpoints: Sequence[Endpoint]) -> Iterator[None]:
-        """What :meth:`prepare` does, in one slice: the table takes about 1 ms at 1000 pods.
-
-        See :class:`PreparingInSlices`.
-
-        Raises:
-            NoEndpointsError: ``endpoints`` is empty (when iterated).
-        """
-        self.prepare(endpoints)
+    def _tables(self, endpoints: Sequence[Endpoint]) -> Generator[None, None, object]:
+        # One slice: the table takes about 1 ms at 1000 pods.
         yield from ()
+        return self._load(endpoints)
 
     def _load(self, endpoints: Sequence[Endpoint]) -> _Table:
         eps = as_tuple(endpoints)

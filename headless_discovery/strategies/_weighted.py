@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 
 from ..endpoints import Endpoint
-from ._base import NOTHING, as_tuple, cacheable, check_weights, user_weight
+from ._base import NOTHING, SnapshotTables, as_tuple, cacheable, check_weights, user_weight
 
 # (the sequence, candidates, acceptance probabilities, aliases, number of candidates)
 _Table = tuple[
@@ -14,7 +14,7 @@ _Table = tuple[
 ]
 
 
-class Weighted:
+class Weighted(SnapshotTables):
     """A random endpoint of the most preferred SRV priority, chosen in proportion to weight.
 
     Without ``weights`` this follows RFC 2782 for SRV answers:
@@ -70,28 +70,10 @@ class Weighted:
         i = int(r)
         return eps[i] if r - i < prob[i] else alias[i]
 
-    def prepare(self, endpoints: Sequence[Endpoint]) -> None:
-        """Build what :meth:`pick` derives from ``endpoints`` now, ahead of the first pick.
-
-        :class:`~headless_discovery.Discovery` calls it on its refresher when the snapshot
-        changes, so that no request pays for it. See :class:`Preparing`.
-
-        Raises:
-            NoEndpointsError: ``endpoints`` is empty.
-        """
-        if self._snap[0] is not endpoints:
-            self._load(endpoints)
-
-    def prepare_in_slices(self, endpoints: Sequence[Endpoint]) -> Iterator[None]:
-        """What :meth:`prepare` does, in one slice: the table takes about 1 ms at 1000 pods.
-
-        See :class:`PreparingInSlices`.
-
-        Raises:
-            NoEndpointsError: ``endpoints`` is empty (when iterated).
-        """
-        self.prepare(endpoints)
+    def _tables(self, endpoints: Sequence[Endpoint]) -> Generator[None, None, object]:
+        # One slice: the table takes about 1 ms at 1000 pods.
         yield from ()
+        return self._load(endpoints)
 
     def _load(self, endpoints: Sequence[Endpoint]) -> _Table:
         candidates, shares = _shares(as_tuple(endpoints), self._weights)

@@ -189,3 +189,18 @@ def test_async_discovery_hooks_mirror_the_sync_ones() -> None:
         "EndpointsChanged",
         "RefreshFinished",
     ]
+
+
+def test_a_failed_lookup_logs_its_outcome_as_a_field(caplog: pytest.LogCaptureFixture) -> None:
+    resolver = ScriptedResolver(["10.0.0.1"])
+    with Discovery(NAME, port=80, resolver=resolver, refresh=QUIET) as pods:
+        resolver.fail = True
+        with (
+            caplog.at_level(logging.DEBUG, logger="headless_discovery"),
+            pytest.raises(Exception, match="scripted timeout"),
+        ):
+            pods.refresh()
+    (stale,) = [r for r in caplog.records if getattr(r, "hd_event", None) == "stale_served"]
+    assert stale.service == QNAME  # type: ignore[attr-defined]
+    assert stale.outcome == "ResolverTimeoutError"  # type: ignore[attr-defined]
+    assert (stale.endpoints, stale.failures, stale.expired) == (1, 1, False)  # type: ignore[attr-defined]
