@@ -45,7 +45,7 @@ from .mongo import (
     mask_password,
 )
 from .names import KubernetesName, ServiceName, SrvProtocol, parse_name
-from .plan import MongoUriArguments
+from .plan import MongoUriArguments, ResolveOptions
 from .pymongo_client import async_mongo_client, mongo_client
 from .refresh import RefreshPolicy
 from .resolvers import (
@@ -129,6 +129,7 @@ __all__ = [
     "RefreshPolicy",
     "Resolution",
     "ResolutionError",
+    "ResolveOptions",
     "Resolver",
     "ResolverTimeoutError",
     "ResolverUnavailableError",

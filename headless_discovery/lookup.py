@@ -7,27 +7,26 @@ afresh; for an application that lives longer than its pods, see long-lived disco
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import islice
 from typing import TYPE_CHECKING
 
-from .endpoints import AddressAnswer, Endpoint, Family, Resolution, SrvAnswer
-from .environment import PodEnvironment
+from .endpoints import AddressAnswer, Endpoint, Resolution, SrvAnswer
 from .errors import DiscoveryError, ResolverUnavailableError
 from .instrumentation import Hook, LookupFinished, _emit
-from .names import ServiceName, SrvProtocol
+from .names import ServiceName
 from .plan import (
     SLICE,
     LookupPlan,
     MongoUriArguments,
+    ResolveOptions,
     ResultBuilder,
     plan_mongo,
     plan_service,
     service_name,
 )
 from .resolvers import AsyncDnsResolver, AsyncResolver, DnsResolver, Resolver
-from .trust import Network
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -39,38 +38,37 @@ __all__ = ["amongo_uri", "aresolve", "mongo_uri", "resolve", "service_name"]
 
 
 @contextmanager
-def _resolver_errors(resolver: object, plan: LookupPlan) -> Iterator[None]:
-    """The boundary for resolvers we do not know: anything but our own errors (a custom
-    resolver's bug, an ``OSError``) becomes a failed lookup, so callers and the refresher
-    see one exception tree."""
-    try:
-        yield
-    except DiscoveryError:
-        raise
-    except Exception as exc:
-        raise ResolverUnavailableError(
-            f"the resolver {resolver!r} raised {type(exc).__name__}: {exc}",
-            name=plan.qname,
-            rdtype=plan.rdtype,
-        ) from exc
+def _reported(
+    plan: LookupPlan, resolver: object, hooks: tuple[Hook, ...], clock: Callable[[], float]
+) -> Iterator[Callable[[Resolution], Resolution]]:
+    """Around one lookup: the boundary for resolvers we do not know (anything but our own
+    errors, a custom resolver's bug or an ``OSError``, becomes a failed lookup, so callers
+    and the refresher see one exception tree), and the :class:`LookupFinished` event of
+    its outcome. The block calls what it is given with its result."""
+    started = clock()
 
-
-def _finished(
-    plan: LookupPlan, started: float, clock: Callable[[], float], hooks: tuple[Hook, ...]
-) -> Callable[[Resolution | DiscoveryError], None]:
-    def report(outcome: Resolution | DiscoveryError) -> None:
-        if isinstance(outcome, Resolution):
-            event = LookupFinished(
-                plan.qname, plan.rdtype, outcome.nameserver, clock() - started, len(outcome)
-            )
-        else:
-            nameserver = getattr(outcome, "nameserver", None)
-            event = LookupFinished(
-                plan.qname, plan.rdtype, nameserver, clock() - started, 0, outcome
-            )
+    def done(result: Resolution) -> Resolution:
+        event = LookupFinished(
+            plan.qname, plan.rdtype, result.nameserver, clock() - started, len(result)
+        )
         _emit(event, hooks)
+        return result
 
-    return report
+    try:
+        try:
+            yield done
+        except DiscoveryError:
+            raise
+        except Exception as exc:
+            raise ResolverUnavailableError(
+                f"the resolver {resolver!r} raised {type(exc).__name__}: {exc}",
+                name=plan.qname,
+                rdtype=plan.rdtype,
+            ) from exc
+    except DiscoveryError as exc:
+        nameserver = getattr(exc, "nameserver", None)
+        _emit(LookupFinished(plan.qname, plan.rdtype, nameserver, clock() - started, 0, exc), hooks)
+        raise
 
 
 def run(
@@ -88,24 +86,15 @@ def run(
         InvalidNameError: The resolver refused the name.
     """
     builder = builder if builder is not None else ResultBuilder(plan)
-    report = _finished(plan, clock(), clock, hooks)
-    try:
-        with _resolver_errors(resolver, plan):
-            answer: AddressAnswer | SrvAnswer
-            if plan.srv:
-                answer = resolver.resolve_srv(plan.qname, family=plan.family)
-            else:
-                answer = resolver.resolve_addresses(plan.qname, family=plan.family)
-        result = builder.known(answer)
-        if result is not None:
-            result = builder.plan.check(result)
+    with _reported(plan, resolver, hooks, clock) as done:
+        if plan.srv:
+            answer: AddressAnswer | SrvAnswer = resolver.resolve_srv(plan.qname, family=plan.family)
         else:
-            result = builder.finish(answer, builder.parts(answer))
-    except DiscoveryError as exc:
-        report(exc)
-        raise
-    report(result)
-    return result
+            answer = resolver.resolve_addresses(plan.qname, family=plan.family)
+        known = builder.known(answer)
+        if known is not None:
+            return done(builder.plan.check(known))
+        return done(builder.finish(answer, builder.parts(answer)))
 
 
 async def arun(
@@ -126,41 +115,29 @@ async def arun(
     import asyncio
 
     builder = builder if builder is not None else ResultBuilder(plan)
-    report = _finished(plan, clock(), clock, hooks)
-    try:
-        with _resolver_errors(resolver, plan):
-            answer: AddressAnswer | SrvAnswer
-            if plan.srv:
-                answer = await resolver.aresolve_srv(plan.qname, family=plan.family)
-            else:
-                answer = await resolver.aresolve_addresses(plan.qname, family=plan.family)
-        result = builder.known(answer)
-        if result is not None:
-            result = builder.plan.check(result)
+    with _reported(plan, resolver, hooks, clock) as done:
+        if plan.srv:
+            answer: AddressAnswer | SrvAnswer = await resolver.aresolve_srv(
+                plan.qname, family=plan.family
+            )
         else:
-            endpoints: list[Endpoint] = []
-            parts = builder.parts(answer)
-            while chunk := list(islice(parts, SLICE)):
-                endpoints.extend(chunk)
-                await asyncio.sleep(0)
-            result = builder.finish(answer, endpoints)
-    except DiscoveryError as exc:
-        report(exc)
-        raise
-    report(result)
-    return result
+            answer = await resolver.aresolve_addresses(plan.qname, family=plan.family)
+        known = builder.known(answer)
+        if known is not None:
+            return done(builder.plan.check(known))
+        endpoints: list[Endpoint] = []
+        parts = builder.parts(answer)
+        while chunk := list(islice(parts, SLICE)):
+            endpoints.extend(chunk)
+            await asyncio.sleep(0)
+        return done(builder.finish(answer, endpoints))
 
 
 def resolve(
     name: ServiceName | str,
     *,
-    port: int | None = None,
-    srv: str | None = None,
-    protocol: SrvProtocol = "tcp",
-    family: Family = "any",
     resolver: Resolver | None = None,
-    environment: PodEnvironment | None = None,
-    allowed_networks: Iterable[str | Network] | None = None,
+    **options: Unpack[ResolveOptions],
 ) -> Resolution:
     """Resolve a Service (or one of its pods) to its endpoints, now.
 
@@ -204,28 +181,14 @@ def resolve(
 
     .. versionadded:: 0.1.0
     """
-    plan = plan_service(
-        name,
-        port=port,
-        srv=srv,
-        protocol=protocol,
-        family=family,
-        environment=environment,
-        allowed_networks=allowed_networks,
-    )
-    return run(plan, resolver if resolver is not None else DnsResolver())
+    return run(plan_service(name, **options), resolver if resolver is not None else DnsResolver())
 
 
 async def aresolve(
     name: ServiceName | str,
     *,
-    port: int | None = None,
-    srv: str | None = None,
-    protocol: SrvProtocol = "tcp",
-    family: Family = "any",
     resolver: AsyncResolver | None = None,
-    environment: PodEnvironment | None = None,
-    allowed_networks: Iterable[str | Network] | None = None,
+    **options: Unpack[ResolveOptions],
 ) -> Resolution:
     """The asyncio twin of :func:`resolve`: same arguments, results and exceptions.
 
@@ -243,15 +206,7 @@ async def aresolve(
 
     .. versionadded:: 0.1.0
     """
-    plan = plan_service(
-        name,
-        port=port,
-        srv=srv,
-        protocol=protocol,
-        family=family,
-        environment=environment,
-        allowed_networks=allowed_networks,
-    )
+    plan = plan_service(name, **options)
     return await arun(plan, resolver if resolver is not None else AsyncDnsResolver())
 
 

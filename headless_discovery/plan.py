@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from .endpoints import (
     AddressAnswer,
@@ -43,6 +43,7 @@ __all__ = [
     "LookupPlan",
     "MongoPlan",
     "MongoUriArguments",
+    "ResolveOptions",
     "ResultBuilder",
     "check_port",
     "plan_dns_name",
@@ -186,6 +187,21 @@ def plan_dns_name(
         raise InvalidNameError(repr(dns_name), "the DNS name must be a non-empty string")
     qname = dns_name if dns_name.endswith(".") else dns_name + "."
     return LookupPlan(qname.lower(), False, port, family, parse_networks(allowed_networks))
+
+
+class ResolveOptions(TypedDict, total=False):
+    """The keyword arguments of :func:`~headless_discovery.resolve` and
+    :func:`~headless_discovery.aresolve` besides the resolver (see there).
+
+    .. versionadded:: 0.1.0
+    """
+
+    port: int | None
+    srv: str | None
+    protocol: SrvProtocol
+    family: Family
+    environment: PodEnvironment | None
+    allowed_networks: Iterable[str | Network] | None
 
 
 def plan_service(
