@@ -122,16 +122,9 @@ class ResolverTimeoutError(ResolutionError, TimeoutError):
         elapsed: Seconds spent before giving up.
     """
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        name: str | None = None,
-        rdtype: str | None = None,
-        nameserver: str | None = None,
-        elapsed: float | None = None,
-    ) -> None:
-        super().__init__(message, name=name, rdtype=rdtype, nameserver=nameserver)
+    def __init__(self, message: str, *, elapsed: float | None = None, **where: str | None) -> None:
+        # ``where``: the ``name``, ``rdtype`` and ``nameserver`` of :class:`ResolutionError`.
+        super().__init__(message, **where)
         self.elapsed = elapsed
 
 

@@ -195,14 +195,11 @@ async def aresolve(
     The default resolver is an :class:`AsyncDnsResolver` configured from resolv.conf.
 
     Raises:
+        ResolutionError: As :func:`resolve`: :class:`ServiceNotFoundError`,
+            :class:`NoEndpointsError`, :class:`ResolverTimeoutError`,
+            :class:`ResolverUnavailableError` or :class:`UntrustedAnswerError`.
         InvalidNameError: The name is not valid.
-        ServiceNotFoundError: NXDOMAIN: no such Service, wrong namespace, or no ready pod.
-        NoEndpointsError: The name has no records of the type asked for.
-        ResolverTimeoutError: No answer in time.
-        ResolverUnavailableError: The nameservers failed.
         ConfigurationError: Arguments that do not fit together.
-        UntrustedAnswerError: Every address was dropped by ``allowed_networks`` or the SRV
-            domain rule.
 
     .. versionadded:: 0.1.0
     """
@@ -277,14 +274,9 @@ async def amongo_uri(
     The default resolver is an :class:`AsyncDnsResolver` configured from resolv.conf.
 
     Raises:
+        ResolutionError: As :func:`mongo_uri`: no such Service, no records, a timeout, a
+            failed nameserver, or every address untrusted.
         InvalidNameError: The Service name is not valid.
-        ServiceNotFoundError: NXDOMAIN: no such Service, wrong namespace, or no ready pod.
-        NoEndpointsError: No records (for ``hosts="hostname"``: no port named
-            ``port_name``).
-        ResolverTimeoutError: No answer in time.
-        ResolverUnavailableError: The nameservers failed.
-        UntrustedAnswerError: Every address was dropped by ``allowed_networks`` or the SRV
-            domain rule.
         ConfigurationError: Options that pymongo would refuse, or arguments that do not fit.
 
     .. versionadded:: 0.1.0

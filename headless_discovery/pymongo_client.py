@@ -190,14 +190,8 @@ async def async_mongo_client(
     Raises:
         ConfigurationError: pymongo is missing or older than 4.10, arguments do not fit, or
             pymongo refused a client option (pymongo's error is the cause).
-        ServiceNotFoundError: NXDOMAIN: no such Service, wrong namespace, or no ready pod
-            (with ``srv=True``, when the driver's own SRV lookup says so).
-        NoEndpointsError: No records (for ``hosts="hostname"``: no port named
-            ``port_name``).
-        ResolverTimeoutError: No answer in time.
-        ResolverUnavailableError: The nameservers failed.
-        UntrustedAnswerError: Every address was dropped by ``allowed_networks`` or the SRV
-            domain rule.
+        ResolutionError: As :func:`mongo_client`: the lookup, or with ``srv=True`` the
+            driver's own SRV lookup, failed.
 
     Example::
 

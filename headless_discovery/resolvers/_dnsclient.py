@@ -194,13 +194,13 @@ class _DnsClient:
 
     def __init__(
         self,
-        nameservers: Sequence[str] | None,
-        port: int,
+        nameservers: Sequence[str] | None = None,
+        port: int = 53,
         *,
-        timeout: float,
-        lifetime: float,
-        search: bool,
-        resolv_conf: str | os.PathLike[str],
+        timeout: float = 2.0,
+        lifetime: float = 5.0,
+        search: bool = False,
+        resolv_conf: str | os.PathLike[str] = RESOLV_CONF,
     ) -> None:
         self._config = _read_config(
             nameservers,
@@ -241,10 +241,13 @@ class _DnsClient:
             rng=self._rng,
         )
 
-    def _boundary(
-        self, name: object, rdtype: str, started: float
-    ) -> contextlib.AbstractContextManager[None]:
-        return _map_client_errors(self._config, name, rdtype, started, self._clock)
+    @contextlib.contextmanager
+    def _boundary(self, name: object, rdtype: str) -> Iterator[float]:
+        """The error boundary around one lookup; gives the time it started (one lifetime
+        covers every query of it)."""
+        started = self._clock()
+        with _map_client_errors(self._config, name, rdtype, started, self._clock):
+            yield started
 
 
 # -- the drivers: waiting on sockets, mirrored ------------------------------------------------
@@ -276,25 +279,6 @@ class DnsResolver(_DnsClient):
 
     .. versionadded:: 0.1.0
     """
-
-    def __init__(
-        self,
-        nameservers: Sequence[str] | None = None,
-        port: int = 53,
-        *,
-        timeout: float = 2.0,
-        lifetime: float = 5.0,
-        search: bool = False,
-        resolv_conf: str | os.PathLike[str] = RESOLV_CONF,
-    ) -> None:
-        super().__init__(
-            nameservers,
-            port,
-            timeout=timeout,
-            lifetime=lifetime,
-            search=search,
-            resolv_conf=resolv_conf,
-        )
 
     def _query(self, name: Name, display: str, rtype: RecordType[T], started: float) -> Answered[T]:
         lookup = self._lookup(name, display, rtype, started)
@@ -398,8 +382,7 @@ class DnsResolver(_DnsClient):
             ConfigurationError: ``family`` is not one of the three.
         """
         family = check_family(family)
-        started = self._clock()
-        with self._boundary(name, "A/AAAA", started):
+        with self._boundary(name, "A/AAAA") as started:
             return self._addresses(_parse_name(name), name, family, started)
 
     def resolve_srv(self, name: str, *, family: Family = "any") -> SrvAnswer:
@@ -417,8 +400,7 @@ class DnsResolver(_DnsClient):
             ConfigurationError: ``family`` is not one of the three.
         """
         family = check_family(family)
-        started = self._clock()
-        with self._boundary(name, "SRV", started):
+        with self._boundary(name, "SRV") as started:
             answer = self._query(_parse_name(name), name, SRV, started)
             plan = SrvPlan(name, answer, family, self._config)
             for target in plan.missing:
@@ -442,8 +424,7 @@ class DnsResolver(_DnsClient):
 
         .. versionadded:: 0.1.0
         """
-        started = self._clock()
-        with self._boundary(name, "TXT", started):
+        with self._boundary(name, "TXT") as started:
             return txt_answer(name, self._query(_parse_name(name), name, TXT, started))
 
     def probe_udp(self, name: str) -> UdpProbe:
@@ -480,25 +461,6 @@ class AsyncDnsResolver(_DnsClient):
 
     .. versionadded:: 0.1.0
     """
-
-    def __init__(
-        self,
-        nameservers: Sequence[str] | None = None,
-        port: int = 53,
-        *,
-        timeout: float = 2.0,
-        lifetime: float = 5.0,
-        search: bool = False,
-        resolv_conf: str | os.PathLike[str] = RESOLV_CONF,
-    ) -> None:
-        super().__init__(
-            nameservers,
-            port,
-            timeout=timeout,
-            lifetime=lifetime,
-            search=search,
-            resolv_conf=resolv_conf,
-        )
 
     async def _query(
         self, name: Name, display: str, rtype: RecordType[T], started: float
@@ -603,32 +565,24 @@ class AsyncDnsResolver(_DnsClient):
         """Look up the A and/or AAAA records of ``name``.
 
         Raises:
-            ServiceNotFoundError: The name does not exist (NXDOMAIN).
-            NoEndpointsError: The name has no address records of the family.
-            ResolverTimeoutError: No answer within ``lifetime``.
-            ResolverUnavailableError: The servers failed (SERVFAIL, REFUSED, unreachable).
+            ResolutionError: As :meth:`DnsResolver.resolve_addresses`.
             InvalidNameError: ``name`` is not a valid DNS name.
             ConfigurationError: ``family`` is not one of the three.
         """
         family = check_family(family)
-        started = self._clock()
-        with self._boundary(name, "A/AAAA", started):
+        with self._boundary(name, "A/AAAA") as started:
             return await self._aaddresses(_parse_name(name), name, family, started)
 
     async def aresolve_srv(self, name: str, *, family: Family = "any") -> SrvAnswer:
         """Look up the SRV records of ``name`` and the addresses of their targets.
 
         Raises:
-            ServiceNotFoundError: The name does not exist (NXDOMAIN).
-            NoEndpointsError: The name has no SRV records.
-            ResolverTimeoutError: No answer within ``lifetime``.
-            ResolverUnavailableError: The servers failed (SERVFAIL, REFUSED, unreachable).
+            ResolutionError: As :meth:`DnsResolver.resolve_srv`.
             InvalidNameError: ``name`` is not a valid DNS name.
             ConfigurationError: ``family`` is not one of the three.
         """
         family = check_family(family)
-        started = self._clock()
-        with self._boundary(name, "SRV", started):
+        with self._boundary(name, "SRV") as started:
             answer = await self._query(_parse_name(name), name, SRV, started)
             plan = SrvPlan(name, answer, family, self._config)
             for target in plan.missing:
@@ -644,16 +598,12 @@ class AsyncDnsResolver(_DnsClient):
         """Look up the TXT records of ``name`` (the :class:`AsyncTxtResolver` capability).
 
         Raises:
-            ServiceNotFoundError: The name does not exist (NXDOMAIN).
-            NoEndpointsError: The name has no TXT records.
-            ResolverTimeoutError: No answer within ``lifetime``.
-            ResolverUnavailableError: The servers failed (SERVFAIL, REFUSED, unreachable).
+            ResolutionError: As :meth:`DnsResolver.resolve_txt`.
             InvalidNameError: ``name`` is not a valid DNS name.
 
         .. versionadded:: 0.1.0
         """
-        started = self._clock()
-        with self._boundary(name, "TXT", started):
+        with self._boundary(name, "TXT") as started:
             return txt_answer(name, await self._query(_parse_name(name), name, TXT, started))
 
 

@@ -239,47 +239,48 @@ class Answered(Generic[T]):
 
 
 @dataclass(frozen=True, slots=True)
-class NxDomain:
-    """No candidate name exists."""
+class _Failed:
+    """What every failed lookup names: the name asked and the record type."""
 
     name: str
     rdtype: str
+
+
+@dataclass(frozen=True, slots=True)
+class NxDomain(_Failed):
+    """No candidate name exists: ``qnames`` were tried."""
+
     qnames: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class NoData:
+class _Said(_Failed):
+    """A failure one server answered with: ``server`` is ``address:port``."""
+
+    server: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoData(_Said):
     """The name exists without records of the type (or family) asked."""
 
-    name: str
-    rdtype: str
-    server: str
-
 
 @dataclass(frozen=True, slots=True)
-class YxDomain:
+class YxDomain(_Said):
     """The server answered YXDOMAIN (the name is too long after DNAME substitution)."""
 
-    name: str
-    rdtype: str
-    server: str
-
 
 @dataclass(frozen=True, slots=True)
-class Exhausted:
+class Exhausted(_Failed):
     """Every server gave an answer that cannot be used: each try's reason in ``errors``."""
 
-    name: str
-    rdtype: str
     errors: tuple[AttemptError, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class LifetimeOver:
-    """The lifetime ran out before an answer came."""
+class LifetimeOver(_Failed):
+    """The lifetime ran out, ``elapsed`` seconds after the lookup began."""
 
-    name: str
-    rdtype: str
     elapsed: float
     errors: tuple[AttemptError, ...]
 

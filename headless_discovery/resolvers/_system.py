@@ -119,11 +119,9 @@ class SystemResolver:
         """Look up ``name`` with the event loop's ``getaddrinfo`` (run in its executor).
 
         Raises:
-            ConfigurationError: ``family`` is not ``"any"``, ``"ipv4"`` or ``"ipv6"``.
+            ResolutionError: As :meth:`resolve_addresses`.
             InvalidNameError: ``name`` is not a DNS name.
-            ServiceNotFoundError: The name does not exist (EAI_NONAME).
-            NoEndpointsError: No address of the family (EAI_NODATA).
-            ResolverUnavailableError: Any other failure (e.g. EAI_AGAIN: no server answered).
+            ConfigurationError: ``family`` is not ``"any"``, ``"ipv4"`` or ``"ipv6"``.
         """
         import asyncio  # not at module level: sync users never pay for importing asyncio
 

@@ -47,6 +47,18 @@ class PickFirst:
         return "PickFirst()"
 
 
+def _snapshot(
+    strategy: RoundRobin | Random, endpoints: Sequence[Endpoint]
+) -> tuple[tuple[Endpoint, ...], int]:
+    """The endpoints as a tuple and their number, cached on the strategy when the sequence
+    may be (only when the snapshot changes: picks of the same snapshot never call this)."""
+    eps = as_tuple(endpoints)
+    n = len(eps)
+    if cacheable(endpoints):
+        strategy._snap = (endpoints, eps, n)
+    return eps, n
+
+
 class RoundRobin:
     """Each endpoint in turn.
 
@@ -74,10 +86,7 @@ class RoundRobin:
         """
         seq, eps, n = self._snap
         if seq is not endpoints:
-            eps = as_tuple(endpoints)
-            n = len(eps)
-            if cacheable(endpoints):
-                self._snap = (endpoints, eps, n)
+            eps, n = _snapshot(self, endpoints)
         return eps[next(self._counter) % n]
 
     def __repr__(self) -> str:
@@ -108,10 +117,7 @@ class Random:
         """
         seq, eps, n = self._snap
         if seq is not endpoints:
-            eps = as_tuple(endpoints)
-            n = len(eps)
-            if cacheable(endpoints):
-                self._snap = (endpoints, eps, n)
+            eps, n = _snapshot(self, endpoints)
         # random() < 1 and, for n < 2**53, random() * n rounds below n: always in range.
         # One C call instead of random.choice's two Python frames.
         return eps[int(self._random() * n)]
