@@ -163,6 +163,11 @@ class _DiscoveryBase:
         return self._plan.qname
 
     @property
+    def service(self) -> ServiceName | None:
+        """The Service followed; ``None`` for a plain ``dns_name=``."""
+        return self._plan.service
+
+    @property
     def endpoints(self) -> Resolution:
         """The current snapshot: immutable, replaced as a whole when the pods change."""
         return self._state.snapshot

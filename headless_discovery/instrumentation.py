@@ -23,6 +23,7 @@ event                      when
                            empty or failed
 :class:`EndpointsChanged`  long-lived discovery saw pods come or go
 :class:`StaleServed`       a refresh failed and the last good endpoints are still served
+:class:`RequestRetried`    an HTTP or gRPC integration retries a request on another pod
 :class:`EndpointEjected`   :class:`~headless_discovery.OutlierEjection` took a pod out
 :class:`EndpointReturned`  an ejected pod is back in rotation
 =========================  =================================================================
@@ -53,6 +54,7 @@ __all__ = [
     "Hook",
     "LookupFinished",
     "RefreshFinished",
+    "RequestRetried",
     "StaleServed",
     "add_hook",
 ]
@@ -152,6 +154,27 @@ class StaleServed:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestRetried:
+    """A client integration (HTTP, gRPC) retries a request on another pod.
+
+    Attributes:
+        name: The Service (or DNS name) the request was for.
+        endpoint: The endpoint that failed.
+        attempt: Which retry this is (1 for the first).
+        error: Why the attempt failed.
+        client: Which integration: ``"httpx"``, ``"requests"``, ``"aiohttp"``, ``"grpc"``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    endpoint: Endpoint
+    attempt: int
+    error: Exception
+    client: str
+
+
+@dataclass(frozen=True, slots=True)
 class EndpointEjected:
     """Outlier ejection took an endpoint out of rotation.
 
@@ -182,6 +205,7 @@ Event = Union[
     RefreshFinished,
     EndpointsChanged,
     StaleServed,
+    RequestRetried,
     EndpointEjected,
     EndpointReturned,
 ]
@@ -321,6 +345,16 @@ def _log(event: Event) -> None:
                 event.error,
                 extra=_fields(event),
             )
+    elif isinstance(event, RequestRetried):
+        logger.info(
+            "%s: retrying on another pod after %s failed (%s, retry %d): %s",
+            event.name,
+            event.endpoint.address,
+            event.client,
+            event.attempt,
+            event.error,
+            extra=_fields(event),
+        )
     elif isinstance(event, EndpointEjected):
         logger.warning(
             "ejected %s for %.1f s after consecutive failures",
@@ -337,6 +371,7 @@ _EVENT_NAMES = {
     "RefreshFinished": "refresh_finished",
     "EndpointsChanged": "endpoints_changed",
     "StaleServed": "stale_served",
+    "RequestRetried": "request_retried",
     "EndpointEjected": "endpoint_ejected",
     "EndpointReturned": "endpoint_returned",
 }

@@ -209,6 +209,26 @@ class ServiceName:
         """``<svc>.<ns>``: resolvable from any namespace through the pod's search list."""
         return f"{self.name}.{self.namespace}"
 
+    @property
+    def aliases(self) -> frozenset[str]:
+        """Every name a client in the cluster may use for the Service: ``<svc>``,
+        ``<svc>.<ns>``, ``<svc>.<ns>.svc`` and the FQDN (lower case, no trailing dot).
+
+        The bare ``<svc>`` means this Service only in its own namespace; HTTP and gRPC
+        integrations route a request to the pods when its host is one of these.
+
+        .. versionadded:: 0.1.0
+        """
+        return frozenset((self.name, self.short, f"{self.short}.svc", self.fqdn))
+
+    def matches(self, host: str) -> bool:
+        """Whether ``host`` (any case, with or without a trailing dot) is one of
+        :attr:`aliases`.
+
+        .. versionadded:: 0.1.0
+        """
+        return isinstance(host, str) and host.rstrip(".").lower() in self.aliases
+
     def pod(self, hostname: str) -> str:
         """The FQDN of one pod: ``<hostname>.<svc>.<ns>.svc.<zone>``.
 

@@ -204,3 +204,25 @@ def test_a_failed_lookup_logs_its_outcome_as_a_field(caplog: pytest.LogCaptureFi
     assert stale.service == QNAME  # type: ignore[attr-defined]
     assert stale.outcome == "ResolverTimeoutError"  # type: ignore[attr-defined]
     assert (stale.endpoints, stale.failures, stale.expired) == (1, 1, False)  # type: ignore[attr-defined]
+
+
+def test_a_retry_is_logged_with_its_fields(caplog: pytest.LogCaptureFixture) -> None:
+    from headless_discovery import Endpoint
+    from headless_discovery.instrumentation import RequestRetried, _emit
+
+    error = ConnectionRefusedError("refused")
+    with caplog.at_level(logging.INFO, logger="headless_discovery"):
+        _emit(RequestRetried(QNAME, Endpoint("10.0.0.1", 80), 1, error, "httpx"))
+    (record,) = [r for r in caplog.records if getattr(r, "hd_event", None) == "request_retried"]
+    assert record.getMessage() == (
+        f"{QNAME}: retrying on another pod after 10.0.0.1 failed (httpx, retry 1): refused"
+    )
+    assert (record.endpoint, record.attempt, record.client) == ("10.0.0.1", 1, "httpx")  # type: ignore[attr-defined]
+    assert record.outcome == "ConnectionRefusedError"  # type: ignore[attr-defined]
+
+
+def test_a_discovery_names_its_service() -> None:
+    pods = Discovery(NAME, port=80, resolver=ScriptedResolver([]))
+    assert pods.service is not None
+    assert pods.service.fqdn == NAME
+    assert Discovery(dns_name="cache.example.com", resolver=ScriptedResolver([])).service is None

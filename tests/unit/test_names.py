@@ -129,3 +129,17 @@ def test_pod_hostname_and_port_name_are_validated() -> None:
 def test_non_string_input_is_an_invalid_name() -> None:
     with pytest.raises(InvalidNameError, match="must be a string"):
         ServiceName(42)  # type: ignore[arg-type]
+
+
+def test_the_aliases_of_a_service_are_every_name_a_client_may_use() -> None:
+    svc = ServiceName("api-headless", "shop", "cluster.local")
+    assert svc.aliases == {
+        "api-headless",
+        "api-headless.shop",
+        "api-headless.shop.svc",
+        "api-headless.shop.svc.cluster.local",
+    }
+    for host in ("API-Headless.Shop", "api-headless.shop.svc.cluster.local.", "api-headless"):
+        assert svc.matches(host), host
+    for host in ("api-headless.other", "api.shop", "api-headless.shop.svc.cluster", "", "10.0.0.1"):
+        assert not svc.matches(host), host
