@@ -46,8 +46,9 @@ LAYERS: dict[str, int] = {
     "pymongo_client": 2,
     "doctor._gather": 2,
     "doctor": 2,
-    # 3: applications
+    # 3: applications and the clients' integrations
     "cli": 3,
+    "integrations": 3,
     "__main__": 3,
 }
 PURE_LAYERS = (0, 1)
@@ -116,3 +117,14 @@ def test_every_layer_is_on_the_page() -> None:
         is_package = (PACKAGE / module.replace(".", "/")).is_dir()
         shown = module.replace(".", "/") + ("/" if is_package else ".py")
         assert shown in page, f"{shown} is missing from the architecture page"
+
+
+def test_an_integration_without_its_library_names_the_extra() -> None:
+    from headless_discovery import ConfigurationError
+    from headless_discovery.integrations import _require
+
+    with pytest.raises(
+        ConfigurationError, match=r"needs no_such_client_library, .*headless-discovery\[x\]'"
+    ):
+        _require("no_such_client_library", "x")
+    assert _require("json", "x").__name__ == "json"
