@@ -8,6 +8,8 @@ MongoDB connection string that follows the replica set::
     uri = mongo_uri("mongodb-headless-service", namespace="infrastructure", replica_set="rs0")
 """
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from . import instrumentation
 from .discovery import AsyncDiscovery, ChangeCallback, Discovery, DiscoveryOptions, StalePolicy
 from .endpoints import (
@@ -48,14 +50,7 @@ from .names import KubernetesName, ServiceName, SrvProtocol, parse_name
 from .plan import MongoUriArguments, ResolveOptions
 from .pymongo_client import async_mongo_client, mongo_client
 from .refresh import RefreshPolicy
-from .resolvers import (
-    AsyncDnsResolver,
-    AsyncResolver,
-    DnsResolver,
-    Resolver,
-    StaticResolver,
-    SystemResolver,
-)
+from .resolvers import AsyncResolver, Resolver, StaticResolver, SystemResolver
 from .resolvers._base import AsyncTxtResolver, TxtResolver
 from .seeds import build_seed_list, seed_list
 from .strategies import (
@@ -77,8 +72,18 @@ from .strategies import (
 )
 from .trust import Network
 
+if _TYPE_CHECKING:
+    from .resolvers import AsyncDnsResolver, DnsResolver
 
-def __getattr__(name: str) -> str:
+
+def __getattr__(name: str) -> object:
+    # The DNS client is loaded with its first use (see headless_discovery.resolvers).
+    if name in ("DnsResolver", "AsyncDnsResolver"):
+        from . import resolvers
+
+        value = getattr(resolvers, name)
+        globals()[name] = value
+        return value
     # __version__ is looked up on first use: importlib.metadata costs more at import time
     # than the rest of the package.
     if name == "__version__":

@@ -25,12 +25,12 @@ from .endpoints import Endpoint, Family, Resolution
 from .environment import PodEnvironment
 from .errors import ConfigurationError, DiscoveryError, NoEndpointsError
 from .instrumentation import Hook, _check_hooks, _emit
-from .lookup import arun, run
+from .lookup import _default_async_resolver, _default_resolver, arun, run
 from .mongo import HostsFrom, MongoOptions, MongoUriParts
 from .names import ServiceName, SrvProtocol
 from .plan import LookupPlan, ResultBuilder, plan_dns_name, plan_service, service_name
 from .refresh import RefreshPolicy
-from .resolvers import AsyncResolver, DnsResolver, Resolver
+from .resolvers import AsyncResolver, Resolver
 from .state import Applied, RefreshState, StalePolicy, Ticket, Waiter
 from .strategies import (
     FailureTracking,
@@ -367,7 +367,7 @@ class Discovery(_DiscoveryBase):
         **kwargs: Unpack[DiscoveryOptions],
     ) -> None:
         super().__init__(service, **kwargs)
-        self._resolver: Resolver = resolver if resolver is not None else DnsResolver()
+        self._resolver: Resolver = resolver if resolver is not None else _default_resolver()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -537,11 +537,9 @@ class AsyncDiscovery(_DiscoveryBase):
         **kwargs: Unpack[DiscoveryOptions],
     ) -> None:
         super().__init__(service, **kwargs)
-        if resolver is None:
-            from .resolvers import AsyncDnsResolver
-
-            resolver = AsyncDnsResolver()
-        self._resolver: AsyncResolver = resolver
+        self._resolver: AsyncResolver = (
+            resolver if resolver is not None else _default_async_resolver()
+        )
         self._task: asyncio.Task[None] | None = None
         self._closing: asyncio.Event | None = None
 

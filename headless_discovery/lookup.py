@@ -26,7 +26,7 @@ from .plan import (
     plan_service,
     service_name,
 )
-from .resolvers import AsyncDnsResolver, AsyncResolver, DnsResolver, Resolver
+from .resolvers import AsyncResolver, Resolver
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -69,6 +69,18 @@ def _reported(
         nameserver = getattr(exc, "nameserver", None)
         _emit(LookupFinished(plan.qname, plan.rdtype, nameserver, clock() - started, 0, exc), hooks)
         raise
+
+
+def _default_resolver() -> Resolver:
+    from .resolvers._dnsclient import DnsResolver
+
+    return DnsResolver()
+
+
+def _default_async_resolver() -> AsyncResolver:
+    from .resolvers._dnsclient import AsyncDnsResolver
+
+    return AsyncDnsResolver()
 
 
 def run(
@@ -181,7 +193,9 @@ def resolve(
 
     .. versionadded:: 0.1.0
     """
-    return run(plan_service(name, **options), resolver if resolver is not None else DnsResolver())
+    return run(
+        plan_service(name, **options), resolver if resolver is not None else _default_resolver()
+    )
 
 
 async def aresolve(
@@ -204,7 +218,7 @@ async def aresolve(
     .. versionadded:: 0.1.0
     """
     plan = plan_service(name, **options)
-    return await arun(plan, resolver if resolver is not None else AsyncDnsResolver())
+    return await arun(plan, resolver if resolver is not None else _default_async_resolver())
 
 
 def mongo_uri(
@@ -260,7 +274,7 @@ def mongo_uri(
     plan = plan_mongo(service, lookup_options=resolver is not None, **kwargs)
     if plan.lookup is None:
         return plan.uri(())
-    return plan.uri(run(plan.lookup, resolver if resolver is not None else DnsResolver()))
+    return plan.uri(run(plan.lookup, resolver if resolver is not None else _default_resolver()))
 
 
 async def amongo_uri(
@@ -285,5 +299,5 @@ async def amongo_uri(
     if plan.lookup is None:
         return plan.uri(())
     return plan.uri(
-        await arun(plan.lookup, resolver if resolver is not None else AsyncDnsResolver())
+        await arun(plan.lookup, resolver if resolver is not None else _default_async_resolver())
     )
