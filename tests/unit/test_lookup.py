@@ -10,6 +10,7 @@ import pytest
 from headless_discovery import (
     AddressAnswer,
     Family,
+    MongoUriArguments,
     ResolverUnavailableError,
     SrvAnswer,
     StaticResolver,
@@ -63,39 +64,21 @@ def test_sync_and_async_give_the_same_snapshot() -> None:
 
 def test_mongo_uri_passes_every_argument_down() -> None:
     resolver = StaticResolver({NAME: ["10.0.0.2", "10.0.0.1"]})
-    uri = mongo_uri(
-        "db",
-        namespace="prod",
-        cluster_domain="cluster.local",
-        port=27018,
-        replica_set="rs0",
-        username="app",
-        password="p@ss",
-        database="orders",
-        options={"tls": True},
-        resolver=resolver,
-        allowed_networks=["10.0.0.0/8"],
+    arguments: MongoUriArguments = {
+        "namespace": "prod",
+        "cluster_domain": "cluster.local",
+        "port": 27018,
+        "replica_set": "rs0",
+        "username": "app",
+        "password": "p@ss",
+        "database": "orders",
+        "options": {"tls": True},
+        "allowed_networks": ["10.0.0.0/8"],
+    }
+    uri = mongo_uri("db", resolver=resolver, **arguments)
+    assert uri == (
+        "mongodb://app:p%40ss@10.0.0.1:27018,10.0.0.2:27018/orders?tls=true&replicaSet=rs0"
     )
-    assert (
-        uri == "mongodb://app:p%40ss@10.0.0.1:27018,10.0.0.2:27018/orders?tls=true&replicaSet=rs0"
-    )
-    assert (
-        asyncio.run(
-            amongo_uri(
-                "db",
-                namespace="prod",
-                cluster_domain="cluster.local",
-                port=27018,
-                replica_set="rs0",
-                username="app",
-                password="p@ss",
-                database="orders",
-                options={"tls": True},
-                resolver=resolver,
-                allowed_networks=["10.0.0.0/8"],
-            )
-        )
-        == uri
-    )
+    assert asyncio.run(amongo_uri("db", resolver=resolver, **arguments)) == uri
     with pytest.raises(TypeError, match="unexpected keyword argument 'replicaset'"):
         mongo_uri(NAME, replicaset="rs0", resolver=resolver)  # type: ignore[call-arg]
