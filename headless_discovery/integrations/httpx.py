@@ -19,7 +19,6 @@ own keep-alive connections, reused. Install with ``pip install 'headless-discove
 
 from __future__ import annotations
 
-import copy
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -66,7 +65,9 @@ def _to_pod(request: httpx.Request, endpoint: Endpoint, host: str) -> httpx.Requ
     """The request as the wrapped transport gets it: the pod's address in the URL, the
     ``Host`` header as it was, the TLS server name the URL's host. The caller's request is
     left alone, so the response, redirects and logs show the name, never the address."""
-    routed = copy.copy(request)
+    # Not copy.copy(): httpx.Request's __getstate__ (for pickling) drops the body stream.
+    routed = httpx.Request.__new__(httpx.Request)
+    routed.__dict__.update(request.__dict__)
     routed.url = request.url.copy_with(host=endpoint.address)
     routed.extensions = {**request.extensions, "sni_hostname": host.rstrip(".")}
     return routed
