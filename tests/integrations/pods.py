@@ -39,6 +39,7 @@ class _Pod:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
+    disable_nagle_algorithm = True  # headers and body are two writes
     server: _Server
 
     def setup(self) -> None:
