@@ -8,6 +8,7 @@ the client closes is recorded too. A pod can be told to answer a status code ins
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import socket
 import ssl
@@ -135,10 +136,8 @@ class PodServers:
             with self._lock:
                 connections = list(pod.connections)
             for connection in connections:
-                try:
+                with contextlib.suppress(OSError):  # closed by the client already
                     connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             pod.thread.join(5)
 
     def __enter__(self) -> PodServers:

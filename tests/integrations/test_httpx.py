@@ -198,7 +198,7 @@ def test_retries_are_spent_then_the_connect_error_is_raised(
     with (
         Discovery(API, port=1, family="ipv4", resolver=resolver) as discovery,
         httpx.Client(transport=DiscoveryTransport(discovery, retries=1)) as client,
-        pytest.raises(httpx.ConnectError, match="[Cc]onnection refused"),
+        pytest.raises(httpx.ConnectError, match=r"[Cc]onnection refused"),
     ):
         client.get("http://api.shop:1/")
 
@@ -209,7 +209,7 @@ def test_no_ready_pod_raises_httpx_connect_error_caused_by_discovery(
     with (
         Discovery(EMPTY, port=80, family="ipv4", resolver=resolver) as discovery,
         httpx.Client(transport=DiscoveryTransport(discovery)) as client,
-        pytest.raises(httpx.ConnectError, match="no pod to connect to.*NXDOMAIN") as raised,
+        pytest.raises(httpx.ConnectError, match=r"no pod to connect to.*NXDOMAIN") as raised,
     ):
         client.get("http://empty.shop/")
     assert isinstance(raised.value.__cause__, NoEndpointsError)

@@ -99,9 +99,7 @@ def test_tls_verifies_the_service_certificate_and_sends_the_name_as_sni(
     assert len(tls_pods.count()) == 3
 
 
-def test_other_hosts_pass_through_untouched(
-    pods: PodServers, aresolver: AsyncDnsResolver
-) -> None:
+def test_other_hosts_pass_through_untouched(pods: PodServers, aresolver: AsyncDnsResolver) -> None:
     async def main(port: int) -> httpx.Response:
         async with (
             AsyncDiscovery(API, port=pods.port, family="ipv4", resolver=aresolver) as discovery,
@@ -222,7 +220,7 @@ def test_retries_are_spent_then_the_connect_error_is_raised(
         ):
             await client.get("http://api.shop:1/")
 
-    with pytest.raises(httpx.ConnectError, match="[Cc]onnect"):
+    with pytest.raises(httpx.ConnectError, match=r"All connection attempts failed|refused"):
         asyncio.run(main())
 
 
@@ -236,7 +234,7 @@ def test_no_ready_pod_raises_httpx_connect_error_caused_by_discovery(
         ):
             await client.get("http://empty.shop/")
 
-    with pytest.raises(httpx.ConnectError, match="no pod to connect to.*NXDOMAIN") as raised:
+    with pytest.raises(httpx.ConnectError, match=r"no pod to connect to.*NXDOMAIN") as raised:
         asyncio.run(main())
     assert isinstance(raised.value.__cause__, NoEndpointsError)
 

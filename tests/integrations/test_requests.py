@@ -190,7 +190,7 @@ def test_no_ready_pod_raises_requests_connection_error_caused_by_discovery(
     with Discovery(EMPTY, port=80, family="ipv4", resolver=resolver) as discovery:
         session.mount("http://empty.shop", DiscoveryAdapter(discovery))
         with pytest.raises(
-            requests.ConnectionError, match="no pod to connect to.*NXDOMAIN"
+            requests.ConnectionError, match=r"no pod to connect to.*NXDOMAIN"
         ) as raised:
             session.get("http://empty.shop/")
     assert isinstance(raised.value.__cause__, NoEndpointsError)
