@@ -130,6 +130,9 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_strategies.py")
     # A simulation, no server: what a fleet of 10 000 clients costs a caching cluster DNS.
     session.run("python", "benchmarks/bench_fleet.py", "--write", "docs/performance.md")
+    # The HTTP clients through discovery, against the same client talking to one pod.
+    session.install(".[httpx,requests,aiohttp]")
+    session.run("python", "benchmarks/bench_http.py", "--write", "docs/performance.md")
     session.run(
         "python",
         "benchmarks/bench_discovery.py",

@@ -96,6 +96,13 @@ MARKED = [
         "$ kubectl get svc mongodb-headless-service -n infrastructure",
     ),
     (
+        "docs/how-to/http-clients.md",
+        "needs a cluster (pods serving HTTP)",
+        'with Discovery("api", namespace="shop", port=8443) as pods:',
+    ),
+    ("docs/how-to/http-clients.md", "needs a cluster (pods serving HTTP)", "import requests"),
+    ("docs/how-to/http-clients.md", "needs a cluster (pods serving HTTP)", "import aiohttp"),
+    (
         "docs/how-to/local-development.md",
         "needs BIND 9 (named) started by hand",
         "$ cp kafka.zone cluster.zone          # or the demo zone: he",
