@@ -197,7 +197,7 @@ def table(results: dict[str, tuple[list[float], list[float]]], rounds: int, n: i
         target = "—" if name == "aiohttp, keep-alive" else f"≤ {TARGET:.2f}x"
         lines.append(
             f"| {name} | {min(direct) * 1e6:.0f} µs | {min(through) * 1e6:.0f} µs | "
-            f"{fastest:.3f}x | {median:.3f}x | {ratios[0]:.2f}–{ratios[-1]:.2f}x | {target} |"
+            f"{fastest:.3f}x | {median:.3f}x | {ratios[0]:.2f} to {ratios[-1]:.2f}x | {target} |"
         )
     return "\n".join(lines)
 

@@ -61,6 +61,18 @@ def _failure(error: httpx.TransportError) -> Failure | None:
     return None
 
 
+def _with_host(url: httpx.URL, address: str) -> httpx.URL:
+    """``url.copy_with(host=address)``, without parsing and checking the URL again: that
+    costs more than everything else the transport does per request (the URL was checked
+    when the request was made, and an address from discovery is a valid host)."""
+    reference = getattr(url, "_uri_reference", None)
+    if reference is None or not hasattr(reference, "_replace"):  # another httpx
+        return url.copy_with(host=address)
+    routed = httpx.URL.__new__(httpx.URL)
+    routed._uri_reference = reference._replace(host=address)  # IPv6 too: no brackets here
+    return routed
+
+
 def _to_pod(request: httpx.Request, endpoint: Endpoint, host: str) -> httpx.Request:
     """The request as the wrapped transport gets it: the pod's address in the URL, the
     ``Host`` header as it was, the TLS server name the URL's host. The caller's request is
@@ -68,7 +80,7 @@ def _to_pod(request: httpx.Request, endpoint: Endpoint, host: str) -> httpx.Requ
     # Not copy.copy(): httpx.Request's __getstate__ (for pickling) drops the body stream.
     routed = httpx.Request.__new__(httpx.Request)
     routed.__dict__.update(request.__dict__)
-    routed.url = request.url.copy_with(host=endpoint.address)
+    routed.url = _with_host(request.url, endpoint.address)
     routed.extensions = {**request.extensions, "sni_hostname": host.rstrip(".")}
     return routed
 
