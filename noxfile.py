@@ -27,7 +27,10 @@ TEST_DEPS = [
     "build>=1.2",  # tests/test_packaging.py builds the sdist and wheel it inspects
     "hatchling>=1.24",
     "sybil>=9",  # tests/docs: finds the code blocks of the pages (Markdown lexer)
+    "trustme>=1.1",  # tests/integrations: a CA for the Service's certificates
 ]
+# The extras the tests install: the HTTP clients' integrations are tested with their clients.
+TEST_EXTRAS = ".[mongo,httpx,requests,aiohttp]"
 DOCS_DEPS = [
     "mkdocs==1.6.1",
     "mkdocs-material==9.8.2",
@@ -74,7 +77,7 @@ def demo(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Unit and integration tests; installs BIND 9 first when it is missing (needs root)."""
     session.run("bash", ".ci/system-deps", external=True)
-    session.install(".[mongo]", *TEST_DEPS)
+    session.install(TEST_EXTRAS, *TEST_DEPS)
     session.run("pytest", *session.posargs)
 
 
@@ -82,7 +85,7 @@ def tests(session: nox.Session) -> None:
 def stress(session: nox.Session) -> None:
     """The concurrency stress tests at full length (10 s each; the test run uses 3 s)."""
     session.run("bash", ".ci/system-deps", external=True)
-    session.install(".[mongo]", *TEST_DEPS)
+    session.install(TEST_EXTRAS, *TEST_DEPS)
     session.run("pytest", "tests/stress", *session.posargs, env={"HD_STRESS_SECONDS": "10"})
 
 
@@ -93,7 +96,7 @@ def stress(session: nox.Session) -> None:
 def tests_all(session: nox.Session) -> None:
     """The tests on every supported Python this machine has; missing versions are left out."""
     session.run("bash", ".ci/system-deps", external=True)
-    session.install(".[mongo]", *TEST_DEPS)
+    session.install(TEST_EXTRAS, *TEST_DEPS)
     session.run("pytest", *session.posargs)
 
 
@@ -108,7 +111,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
     """mypy --strict on the package and the typed usage file."""
-    session.install(".[mongo]", "mypy==2.4.1", "pytest", "nox")
+    session.install(TEST_EXTRAS, "mypy==2.4.1", "pytest", "nox", "trustme")
     session.run(
         "mypy", "headless_discovery", "tests/typing", "tests/harness", "examples", "noxfile.py"
     )
@@ -127,6 +130,9 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_strategies.py")
     # A simulation, no server: what a fleet of 10 000 clients costs a caching cluster DNS.
     session.run("python", "benchmarks/bench_fleet.py", "--write", "docs/performance.md")
+    # The HTTP clients through discovery, against the same client talking to one pod.
+    session.install(".[httpx,requests,aiohttp]")
+    session.run("python", "benchmarks/bench_http.py", "--write", "docs/performance.md")
     session.run(
         "python",
         "benchmarks/bench_discovery.py",

@@ -30,6 +30,7 @@ PAGE_IDS = [str(page.relative_to(ROOT)) for page in PAGES]
 #: Every block that does not run here: page, the title its reader sees, how it starts. A block
 #: marked by accident, or a new one, fails the test below until it is listed.
 MARKED = [
+    ("README.md", "needs a cluster (pods serving HTTP)", "import httpx"),
     (
         "README.md",
         "needs a registry (PyPI, for nox)",
@@ -95,6 +96,13 @@ MARKED = [
         "needs a cluster",
         "$ kubectl get svc mongodb-headless-service -n infrastructure",
     ),
+    (
+        "docs/how-to/http-clients.md",
+        "needs a cluster (pods serving HTTP)",
+        'with Discovery("api", namespace="shop", port=8443) as pods:',
+    ),
+    ("docs/how-to/http-clients.md", "needs a cluster (pods serving HTTP)", "import requests"),
+    ("docs/how-to/http-clients.md", "needs a cluster (pods serving HTTP)", "import aiohttp"),
     (
         "docs/how-to/local-development.md",
         "needs BIND 9 (named) started by hand",
