@@ -27,6 +27,11 @@ TEST_DEPS = [
     "build>=1.2",  # tests/test_packaging.py builds the sdist and wheel it inspects
     "hatchling>=1.24",
     "sybil>=9",  # tests/docs: finds the code blocks of the pages (Markdown lexer)
+    # tests/integrations/test_opentelemetry*.py: the real SDK, its Prometheus exporter and
+    # the parser of what it serves.
+    "opentelemetry-sdk>=1.30",
+    "opentelemetry-exporter-prometheus>=0.51b0",
+    "prometheus-client>=0.20",
 ]
 DOCS_DEPS = [
     "mkdocs==1.6.1",
@@ -108,7 +113,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
     """mypy --strict on the package and the typed usage file."""
-    session.install(".[mongo]", "mypy==2.4.1", "pytest", "nox")
+    session.install(".[mongo,opentelemetry]", "mypy==2.4.1", "pytest", "nox")
     session.run(
         "mypy", "headless_discovery", "tests/typing", "tests/harness", "examples", "noxfile.py"
     )

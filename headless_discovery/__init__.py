@@ -58,6 +58,7 @@ from .resolvers import (
 )
 from .resolvers._base import AsyncTxtResolver, TxtResolver
 from .seeds import build_seed_list, seed_list
+from .state import DiscoveryStats
 from .strategies import (
     STRATEGY_NAMES,
     ConsistentHash,
@@ -104,6 +105,7 @@ __all__ = [
     "Discovery",
     "DiscoveryError",
     "DiscoveryOptions",
+    "DiscoveryStats",
     "DnsResolver",
     "Endpoint",
     "FailureTracking",
