@@ -123,12 +123,15 @@ def types(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks against the alternatives: strategies (random.choice, uhashring), the fleet
     simulation (the refresh schedule against today's, behind a cache), then discovery on a
-    real BIND 9 (dnspython, getaddrinfo, pymongo), written to docs/performance.md. Installs
+    real BIND 9 (dnspython, getaddrinfo, pymongo) and what metrics cost it, written to
+    docs/performance.md. Installs
     BIND 9 when missing; the pod rows need root."""
     session.run("bash", ".ci/system-deps", external=True)
     # uhashring and pymongo are the benchmark's yardsticks, not dependencies; the harness
     # (tests/harness) needs pytest and mockupdb.
-    session.install(".[mongo]", "uhashring", "pytest", "mockupdb>=1.8")
+    session.install(
+        ".[mongo,opentelemetry]", "uhashring", "pytest", "mockupdb>=1.8", "opentelemetry-sdk>=1.30"
+    )
     session.run("python", "benchmarks/bench_strategies.py")
     # A simulation, no server: what a fleet of 10 000 clients costs a caching cluster DNS.
     session.run("python", "benchmarks/bench_fleet.py", "--write", "docs/performance.md")
@@ -139,6 +142,8 @@ def bench(session: nox.Session) -> None:
         "docs/performance.md",
         *session.posargs,
     )
+    # What OpenTelemetryHook costs pick() and a refresh, on the same BIND.
+    session.run("python", "benchmarks/bench_metrics.py", "--write", "docs/performance.md")
 
 
 @nox.session(python=PYTHON)
