@@ -28,9 +28,14 @@ TEST_DEPS = [
     "hatchling>=1.24",
     "sybil>=9",  # tests/docs: finds the code blocks of the pages (Markdown lexer)
     "trustme>=1.1",  # tests/integrations: a CA for the Service's certificates
+    # tests/integrations/test_opentelemetry*.py: the real SDK, its Prometheus exporter and
+    # the parser of what it serves.
+    "opentelemetry-sdk>=1.30",
+    "opentelemetry-exporter-prometheus>=0.51b0",
+    "prometheus-client>=0.20",
 ]
 # The extras the tests install: the HTTP clients' integrations are tested with their clients.
-TEST_EXTRAS = ".[mongo,httpx,requests,aiohttp]"
+TEST_EXTRAS = ".[mongo,httpx,requests,aiohttp,opentelemetry]"
 DOCS_DEPS = [
     "mkdocs==1.6.1",
     "mkdocs-material==9.8.2",
@@ -121,12 +126,15 @@ def types(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks against the alternatives: strategies (random.choice, uhashring), the fleet
     simulation (the refresh schedule against today's, behind a cache), then discovery on a
-    real BIND 9 (dnspython, getaddrinfo, pymongo), written to docs/performance.md. Installs
+    real BIND 9 (dnspython, getaddrinfo, pymongo) and what metrics cost it, written to
+    docs/performance.md. Installs
     BIND 9 when missing; the pod rows need root."""
     session.run("bash", ".ci/system-deps", external=True)
     # uhashring and pymongo are the benchmark's yardsticks, not dependencies; the harness
     # (tests/harness) needs pytest and mockupdb.
-    session.install(".[mongo]", "uhashring", "pytest", "mockupdb>=1.8")
+    session.install(
+        ".[mongo,opentelemetry]", "uhashring", "pytest", "mockupdb>=1.8", "opentelemetry-sdk>=1.30"
+    )
     session.run("python", "benchmarks/bench_strategies.py")
     # A simulation, no server: what a fleet of 10 000 clients costs a caching cluster DNS.
     session.run("python", "benchmarks/bench_fleet.py", "--write", "docs/performance.md")
@@ -140,6 +148,8 @@ def bench(session: nox.Session) -> None:
         "docs/performance.md",
         *session.posargs,
     )
+    # What OpenTelemetryHook costs pick() and a refresh, on the same BIND.
+    session.run("python", "benchmarks/bench_metrics.py", "--write", "docs/performance.md")
 
 
 @nox.session(python=PYTHON)

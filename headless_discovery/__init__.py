@@ -53,6 +53,7 @@ from .refresh import RefreshPolicy
 from .resolvers import AsyncResolver, Resolver, StaticResolver, SystemResolver
 from .resolvers._base import AsyncTxtResolver, TxtResolver
 from .seeds import build_seed_list, seed_list
+from .state import DiscoveryStats
 from .strategies import (
     STRATEGY_NAMES,
     ConsistentHash,
@@ -109,6 +110,7 @@ __all__ = [
     "Discovery",
     "DiscoveryError",
     "DiscoveryOptions",
+    "DiscoveryStats",
     "DnsResolver",
     "Endpoint",
     "FailureTracking",

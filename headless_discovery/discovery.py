@@ -31,9 +31,10 @@ from .names import ServiceName, SrvProtocol
 from .plan import LookupPlan, ResultBuilder, plan_dns_name, plan_service, service_name
 from .refresh import RefreshPolicy
 from .resolvers import AsyncResolver, Resolver
-from .state import Applied, RefreshState, StalePolicy, Ticket, Waiter
+from .state import Applied, DiscoveryStats, RefreshState, StalePolicy, Ticket, Waiter
 from .strategies import (
     FailureTracking,
+    OutlierEjection,
     Preparing,
     PreparingInSlices,
     Strategy,
@@ -181,6 +182,26 @@ class _DiscoveryBase:
     def last_error(self) -> Exception | None:
         """The error of the most recent lookup, or ``None`` if it succeeded."""
         return self._state.last_error
+
+    def stats(self) -> DiscoveryStats:
+        """How this discovery is doing now: endpoints, refreshes by outcome, the last
+        success and its age, the last error, staleness and ejected endpoints.
+
+        A frozen snapshot for applications without a metrics stack (with one, see
+        :class:`~headless_discovery.integrations.opentelemetry.OpenTelemetryHook`). Never
+        does I/O::
+
+            figures = pods.stats()
+            if figures.staleness > 60:
+                log.warning("endpoints of %s are %.0f s old", figures.name, figures.staleness)
+
+        .. versionadded:: 0.1.0
+        """
+        strategy = self._strategy
+        ejected = strategy.ejected if isinstance(strategy, OutlierEjection) else frozenset()
+        now = self._clock()
+        with self._lock:
+            return self._state.stats(now, ejected)
 
     def pick(self, key: str | None = None) -> Endpoint:
         """Choose an endpoint of the current snapshot with the strategy. Never does I/O.

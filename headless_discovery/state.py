@@ -28,7 +28,7 @@ from .errors import (
 from .instrumentation import EndpointsChanged, Event, RefreshFinished, StaleServed
 from .refresh import RefreshPolicy, RefreshSchedule
 
-__all__ = ["Applied", "RefreshState", "Ticket", "Waiter"]
+__all__ = ["Applied", "DiscoveryStats", "RefreshState", "Ticket", "Waiter"]
 
 #: What picks do once lookups have failed for longer than ``max_stale``.
 StalePolicy = Literal["serve", "fail"]
@@ -36,6 +36,7 @@ StalePolicy = Literal["serve", "fail"]
 _WAIT_BACKOFF_START = 0.1
 _WAIT_BACKOFF_MAX = 2.0
 _WAIT_LOG_EVERY = 5.0
+_OUTCOMES = ("changed", "unchanged", "empty", "failed")
 
 
 def _identity(endpoint: Endpoint) -> tuple[str, int | None, str | None]:
@@ -71,6 +72,59 @@ class Applied:
     new: Resolution
     changed: EndpointsChanged | None = None
     events: tuple[Event, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryStats:
+    """How a long-lived discovery is doing, at one moment: for users without a metrics stack.
+
+    A snapshot, never updated: call :meth:`Discovery.stats() <headless_discovery.Discovery.stats>`
+    again for fresh figures. The counts start at zero when the discovery is created and
+    count the lookups applied to it (a lookup overtaken by a newer one is not counted).
+
+    Attributes:
+        name: The name followed (absolute, trailing dot).
+        endpoints: How many endpoints are served now.
+        refreshes_changed: Refreshes whose answer changed the pods.
+        refreshes_unchanged: Refreshes whose answer had the same pods.
+        refreshes_empty: Refreshes answered NXDOMAIN or NODATA: no ready pod.
+        refreshes_failed: Refreshes that failed; the last good endpoints stayed.
+        last_success: When the last good answer (or empty one) came, in seconds of the
+            discovery's monotonic ``clock``; ``None`` before the first.
+        age: Seconds from ``last_success`` to this snapshot; ``None`` before the first.
+        last_error: The error of the most recent lookup (also NXDOMAIN), ``None`` if it
+            succeeded.
+        failures: Failed refreshes in a row, the most recent included (0 after a success).
+        staleness: Seconds since the last good answer while the endpoints served are
+            stale (the most recent refresh failed after an earlier success), else 0.0.
+        ejected: The endpoints :class:`~headless_discovery.OutlierEjection` keeps out of
+            rotation now; empty for other strategies.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    endpoints: int
+    refreshes_changed: int
+    refreshes_unchanged: int
+    refreshes_empty: int
+    refreshes_failed: int
+    last_success: float | None
+    age: float | None
+    last_error: Exception | None
+    failures: int
+    staleness: float
+    ejected: frozenset[Endpoint] = frozenset()
+
+    @property
+    def refreshes(self) -> int:
+        """Refreshes applied, whatever their outcome."""
+        return (
+            self.refreshes_changed
+            + self.refreshes_unchanged
+            + self.refreshes_empty
+            + self.refreshes_failed
+        )
 
 
 class RefreshState:
@@ -126,6 +180,8 @@ class RefreshState:
         self.closed = False
         self.issued = 0
         self.applied = 0
+        # Refreshes applied, by outcome: what stats() reports.
+        self.outcomes: dict[str, int] = dict.fromkeys(_OUTCOMES, 0)
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -187,6 +243,9 @@ class RefreshState:
             delay, events = self._on_empty(outcome, now)
         else:
             delay, events = self._on_failure(outcome, now)
+        for event in events:
+            if isinstance(event, RefreshFinished):
+                self.outcomes[event.outcome] += 1
         new = self.snapshot
         changed = _change(self.name, old, new) if new is not old else None
         if changed is not None:
@@ -259,6 +318,26 @@ class RefreshState:
     def age(self, now: float) -> float | None:
         """Seconds since the last good answer, ``None`` before the first."""
         return None if self.last_success is None else now - self.last_success
+
+    def stats(self, now: float, ejected: frozenset[Endpoint] = frozenset()) -> DiscoveryStats:
+        """The figures at ``now``, with the endpoints the strategy has ``ejected``."""
+        age = self.age(now)
+        outcomes = self.outcomes
+        return DiscoveryStats(
+            name=self.name,
+            endpoints=len(self.snapshot),
+            refreshes_changed=outcomes["changed"],
+            refreshes_unchanged=outcomes["unchanged"],
+            refreshes_empty=outcomes["empty"],
+            refreshes_failed=outcomes["failed"],
+            last_success=self.last_success,
+            age=age,
+            last_error=self.last_error,
+            failures=self.failures,
+            # Stale exactly when a StaleServed event was (or would be) emitted.
+            staleness=age if age is not None and self.failures else 0.0,
+            ejected=ejected,
+        )
 
     def progress(self, wanted: int) -> tuple[bool, str]:
         """Whether ``wanted`` endpoints are known, and what was seen if not."""

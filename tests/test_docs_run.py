@@ -87,6 +87,11 @@ MARKED = [
         "$ headless-discovery watch mongodb-headless-service -n infra",
     ),
     (
+        "docs/cli/watch.md",
+        "needs a second terminal (the zone file moved away and back while it runs)",
+        "$ headless-discovery watch mongodb.db --zone-file cluster.zo",
+    ),
+    (
         "docs/explanation/troubleshooting.md",
         "needs a cluster",
         "$ kubectl -n shop exec deploy/orders -- headless-discovery d",
@@ -122,6 +127,11 @@ MARKED = [
         "docs/how-to/mongodb.md",
         "needs a cluster (the CA and client certificate files)",
         "client = mongo_client(",
+    ),
+    (
+        "docs/how-to/observability.md",
+        "needs a registry (PyPI)",
+        "$ python3 -m pip install 'headless-discovery[opentelemetry]'",
     ),
     (
         "docs/how-to/seed-lists.md",

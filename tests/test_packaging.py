@@ -98,11 +98,19 @@ def test_the_metadata_is_truthful(dist: Path) -> None:
     assert any(r.startswith("dnspython") for r in requires)
     # 4.10: the first pymongo with AsyncMongoClient, which async_mongo_client() returns.
     assert [r for r in requires if r.startswith("pymongo")] == ["pymongo>=4.10; extra == 'mongo'"]
-    assert meta.get_all("Provides-Extra") == ["aiohttp", "httpx", "mongo", "requests"]
-    # The HTTP clients' integrations (headless_discovery.integrations), each its own extra.
+    assert meta.get_all("Provides-Extra") == [
+        "aiohttp",
+        "httpx",
+        "mongo",
+        "opentelemetry",
+        "requests",
+    ]
+    # The clients' integrations (headless_discovery.integrations), each its own extra.
     assert sorted(r for r in requires if "extra ==" in r and "mongo" not in r) == [
         "aiohttp>=3.10; extra == 'aiohttp'",
         "httpx>=0.27; extra == 'httpx'",
+        # 1.30: the histogram bucket advice dns.lookup.duration is created with.
+        "opentelemetry-api>=1.30; extra == 'opentelemetry'",
         "requests>=2.32; extra == 'requests'",
     ]
 

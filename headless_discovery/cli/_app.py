@@ -112,6 +112,7 @@ examples:
   {prog} watch api-headless -n shop --port 8080
   {prog} watch mongodb-headless-service -n infrastructure --srv mongodb --json
   {prog} watch api-headless -n shop --count 1 --interval 1   (wait for one change)
+  {prog} watch api-headless -n shop --stats   (and the figures of Discovery.stats())
 
 Prints the current endpoints ("initial"), then one line per endpoint added or removed, until
 Ctrl-C (exit status 0). With --zone-file, edits of the file are followed.

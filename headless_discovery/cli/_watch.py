@@ -1,4 +1,5 @@
-"""``watch``: follow a Service with :class:`~headless_discovery.Discovery`, print each change."""
+"""``watch``: follow a Service with :class:`~headless_discovery.Discovery`, print each change,
+and with ``--stats`` the figures of :meth:`~headless_discovery.Discovery.stats` as they change."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from typing import cast
 
 from ..discovery import Discovery
 from ..endpoints import Endpoint, Resolution
+from ..instrumentation import Event, RefreshFinished
 from ..names import SrvProtocol
 from ..refresh import RefreshPolicy
+from ..state import DiscoveryStats
 from ._common import (
     EXIT_OK,
     ZoneFileResolver,
@@ -31,7 +34,7 @@ _POLL = 0.05  # seconds between checks of Ctrl-C, --count and --duration
 
 
 def add_watch_options(parser: argparse.ArgumentParser) -> None:
-    """``--count``, ``--duration`` and ``--interval``."""
+    """``--count``, ``--duration``, ``--interval`` and ``--stats``."""
     parser.add_argument(
         "--count",
         metavar="N",
@@ -50,6 +53,12 @@ def add_watch_options(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         help="look up at least this often (default: follow the TTL, between 1 and 30 s)",
     )
+    parser.add_argument(
+        "--stats",
+        action="store_true",
+        help="also print the figures of Discovery.stats() when they change: endpoints, "
+        "refreshes by outcome, last success, staleness, last error",
+    )
 
 
 class _Printer:
@@ -62,6 +71,8 @@ class _Printer:
         self.initial = True
         self._last: Sequence[Endpoint] = ()
         self.done = threading.Event()
+        self.discovery: Discovery | None = None
+        self._shown: tuple[object, ...] | None = None
 
     def event(self, kind: str, ep: Endpoint, total: int) -> None:
         now = datetime.now(timezone.utc)
@@ -109,6 +120,73 @@ class _Printer:
                 if self._left <= 0:
                     self.done.set()
 
+    def refreshed(self, event: Event) -> None:
+        """The hook of ``--stats``: after each refresh, the figures, if they changed."""
+        if isinstance(event, RefreshFinished) and self.discovery is not None:
+            self.stats(self.discovery.stats())
+
+    def stats(self, figures: DiscoveryStats) -> None:
+        # An unchanged refresh only moves the unchanged count and the age: not news.
+        error = figures.last_error
+        key = (
+            figures.endpoints,
+            figures.refreshes_changed,
+            figures.refreshes_empty,
+            figures.refreshes_failed,
+            figures.failures,
+            None if error is None else (type(error), str(error)),
+            figures.ejected,
+        )
+        if key == self._shown:
+            return
+        self._shown = key
+        ejected = sorted(figures.ejected, key=_identity)
+        now = datetime.now(timezone.utc)
+        if self._json:
+            line = json.dumps(
+                {
+                    "time": now.isoformat(timespec="milliseconds"),
+                    "event": "stats",
+                    "endpoints": figures.endpoints,
+                    "refreshes": {
+                        "changed": figures.refreshes_changed,
+                        "unchanged": figures.refreshes_unchanged,
+                        "empty": figures.refreshes_empty,
+                        "failed": figures.refreshes_failed,
+                    },
+                    "age": None if figures.age is None else round(figures.age, 3),
+                    "last_error": None
+                    if error is None
+                    else {"type": type(error).__name__, "message": str(error)},
+                    "failures": figures.failures,
+                    "staleness": round(figures.staleness, 3),
+                    "ejected": [endpoint_json(ep) for ep in ejected],
+                }
+            )
+        else:
+            parts = [
+                f"{figures.endpoints} endpoints",
+                f"refreshes: {figures.refreshes_changed} changed, "
+                f"{figures.refreshes_unchanged} unchanged, {figures.refreshes_empty} empty, "
+                f"{figures.refreshes_failed} failed",
+            ]
+            if figures.age is not None:
+                parts.append(f"last success {figures.age:.1f} s ago")
+            if figures.staleness:
+                plural = "" if figures.failures == 1 else "s"
+                parts.append(
+                    f"stale for {figures.staleness:.1f} s after {figures.failures} "
+                    f"failure{plural}: {error}"
+                )
+            elif error is not None:
+                parts.append(f"last error: {error}")
+            if ejected:
+                parts.append("ejected: " + ", ".join(ep.netloc() for ep in ejected))
+            stamp = now.astimezone().strftime("%H:%M:%S")
+            line = f"{stamp}  {'stats':<8} " + "; ".join(parts)
+        with self._lock:
+            print(line, flush=True)
+
 
 def _identity(ep: Endpoint) -> tuple[str, int | None, str | None]:
     return ep.address, ep.port, ep.hostname
@@ -150,6 +228,8 @@ def run_watch(args: argparse.Namespace) -> int:
     if args.interval is not None:
         refresh = RefreshPolicy(min_interval=min(1.0, args.interval), max_interval=args.interval)
     name = tgt.name
+    printer = _Printer(args.json, args.count)
+    hooks = [printer.refreshed] if args.stats else None
     if name.hostname is not None:
         discovery = Discovery(
             dns_name=name.fqdn,
@@ -157,6 +237,7 @@ def run_watch(args: argparse.Namespace) -> int:
             family=family(args),
             resolver=src.resolver,
             refresh=refresh,
+            hooks=hooks,
         )
     else:
         discovery = Discovery(
@@ -167,8 +248,9 @@ def run_watch(args: argparse.Namespace) -> int:
             family=family(args),
             resolver=src.resolver,
             refresh=refresh,
+            hooks=hooks,
         )
-    printer = _Printer(args.json, args.count)
+    printer.discovery = discovery
     deadline = None if args.duration is None else time.monotonic() + args.duration
     discovery.subscribe(printer.change)
     with _CtrlC() as ctrl_c:

@@ -119,6 +119,18 @@ WATCH_EVENT = {
     "total": int,
 }
 
+WATCH_STATS = {
+    "time": str,
+    "event": OneOf(("stats",)),
+    "endpoints": int,
+    "refreshes": {"changed": int, "unchanged": int, "empty": int, "failed": int},
+    "age": Nullable(Number),
+    "last_error": Nullable({"type": str, "message": str}),
+    "failures": int,
+    "staleness": Number,
+    "ejected": [ENDPOINT],
+}
+
 DOCTOR = {
     "service": str,
     "ok": bool,

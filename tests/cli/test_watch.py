@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -54,7 +55,9 @@ class Watch:
                     f"no output from watch within {WAIT} s; got {events}"
                 ) from None
             event = json.loads(line)
-            schema.check(event, schema.WATCH_EVENT)
+            schema.check(
+                event, schema.WATCH_STATS if event["event"] == "stats" else schema.WATCH_EVENT
+            )
             events.append(event)
         return events
 
@@ -107,6 +110,53 @@ def test_watch_follows_edits_of_a_zone_file(tmp_path: Path) -> None:
         code, rest, err = watch.finish()
     assert (code, rest) == (0, "")
     assert "Traceback" not in err
+
+
+def test_stats_show_a_stale_period_and_its_end(tmp_path: Path) -> None:
+    model = Cluster()
+    model.statefulset("mongodb", "db", 2)
+    zone = write_zone(tmp_path / "cluster.zone", model)
+    with watching(
+        "mongodb.db", "--zone-file", str(zone), "--interval", "0.1", "--stats", "--json"
+    ) as watch:
+        *initial, first = watch.events(3)
+        assert [e["event"] for e in initial] == ["initial", "initial"]
+        assert first["endpoints"] == 2
+        assert first["refreshes"] == {"changed": 1, "unchanged": 0, "empty": 0, "failed": 0}
+        assert (first["failures"], first["staleness"], first["last_error"]) == (0, 0.0, None)
+        # Unchanged refreshes print nothing; the zone file gone is a failed lookup.
+        zone.rename(tmp_path / "away.zone")
+        (stale,) = watch.events(1)
+        assert (stale["endpoints"], stale["failures"], stale["refreshes"]["failed"]) == (2, 1, 1)
+        assert stale["staleness"] > 0
+        assert stale["staleness"] == stale["age"]
+        assert stale["last_error"]["type"] == "ResolverUnavailableError"
+        assert "cannot read zone file" in stale["last_error"]["message"]
+        (tmp_path / "away.zone").rename(zone)
+        while (back := watch.events(1)[0])["failures"]:
+            pass  # another failed refresh came first
+        assert (back["staleness"], back["last_error"], back["endpoints"]) == (0.0, None, 2)
+        assert back["refreshes"]["unchanged"] >= 1
+        watch.process.send_signal(signal.SIGINT)
+        code, _, err = watch.finish()
+    assert code == 0
+    assert "Traceback" not in err
+
+
+def test_stats_as_text(tmp_path: Path) -> None:
+    model = Cluster()
+    model.statefulset("mongodb", "db", 2)
+    zone = write_zone(tmp_path / "cluster.zone", model)
+    with watching("mongodb.db", "--zone-file", str(zone), "--stats", "--duration", "1") as watch:
+        code, out, err = watch.finish()
+    assert code == 0, err
+    *initial, stats = out.splitlines()
+    assert len(initial) == 2
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d  stats    2 endpoints; refreshes: 1 changed, 0 unchanged, 0 empty, "
+        r"0 failed; last success 0\.0 s ago",
+        stats,
+    ), stats
 
 
 def test_ctrl_c_is_a_clean_exit(tmp_path: Path) -> None:

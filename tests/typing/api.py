@@ -6,11 +6,14 @@ import random
 from typing import Any
 
 import pymongo
+from opentelemetry.metrics import NoOpMeterProvider
 
 from headless_discovery import (
     AddressAnswer,
     AsyncResolver,
     ConsistentHash,
+    Discovery,
+    DiscoveryStats,
     DnsResolver,
     Endpoint,
     Family,
@@ -28,11 +31,13 @@ from headless_discovery import (
     async_mongo_client,
     build_mongo_uri,
     build_seed_list,
+    instrumentation,
     mongo_client,
     mongo_uri,
     resolve,
     seed_list,
 )
+from headless_discovery.integrations.opentelemetry import OpenTelemetryHook
 
 
 class OnlyOrdinalZero:
@@ -79,6 +84,19 @@ def seeds_and_clients() -> None:
     )
     client.close()
     print(servers, hosts)
+
+
+def observability() -> None:
+    hook = OpenTelemetryHook(NoOpMeterProvider(), clock=lambda: 0.0)
+    remove = instrumentation.add_hook(hook)
+    with Discovery("api", namespace="shop", port=80, hooks=[OpenTelemetryHook()]) as pods:
+        stats: DiscoveryStats = pods.stats()
+        staleness: float = stats.staleness
+        age: float | None = stats.age
+        ejected: frozenset[Endpoint] = stats.ejected
+        total: int = stats.refreshes
+        print(staleness, age, ejected, total)
+    remove()
 
 
 async def async_usage() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 
@@ -17,8 +18,11 @@ from headless_discovery import (
     Family,
     LeastOutstanding,
     NoEndpointsError,
+    OutlierEjection,
     RefreshPolicy,
+    ResolverTimeoutError,
     ResolverUnavailableError,
+    RoundRobin,
     StaleEndpointsError,
     WaitTimeoutError,
 )
@@ -276,5 +280,40 @@ def test_close_ends_a_wait_at_once() -> None:
         assert waiting.done()
         with pytest.raises(DiscoveryError, match="is closed"):
             await waiting
+
+    run(main())
+
+
+def test_stats_are_a_frozen_snapshot_of_the_refreshes() -> None:
+    async def main() -> None:
+        clock = FakeClock()
+        resolver = ScriptedResolver(["10.0.0.1", "10.0.0.2"])
+        strategy = OutlierEjection(RoundRobin(), consecutive_failures=1, clock=clock)
+        pods = await open_pods(resolver, refresh=QUIET, clock=clock, strategy=strategy)
+        bad = pods.endpoints[0]
+        pods.report_failure(bad)
+        resolver.fail = True
+        clock.advance(7)
+        with pytest.raises(ResolverTimeoutError, match="scripted timeout"):
+            await pods.refresh()
+        clock.advance(3)
+        stats = pods.stats()
+        assert (stats.name, stats.endpoints, stats.refreshes_changed) == (NAME + ".", 2, 1)
+        assert (stats.refreshes_failed, stats.failures, stats.age, stats.staleness) == (
+            1,
+            1,
+            10.0,
+            10.0,
+        )
+        assert isinstance(stats.last_error, ResolverTimeoutError)
+        assert stats.ejected == frozenset({bad})
+        with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign"):
+            stats.endpoints = 3  # type: ignore[misc]
+        resolver.fail = False
+        await pods.refresh()
+        after = pods.stats()
+        assert (after.refreshes_unchanged, after.staleness, after.last_error) == (1, 0.0, None)
+        assert stats.refreshes_unchanged == 0  # the earlier snapshot is untouched
+        await pods.close()
 
     run(main())

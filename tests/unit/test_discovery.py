@@ -6,6 +6,7 @@ tests/unit/test_async_discovery.py mirrors this file for AsyncDiscovery.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import subprocess
@@ -29,6 +30,7 @@ from headless_discovery import (
     OutlierEjection,
     RefreshPolicy,
     Resolution,
+    ResolverTimeoutError,
     ResolverUnavailableError,
     RoundRobin,
     SrvAnswer,
@@ -505,3 +507,40 @@ def test_the_strategy_prepares_each_new_snapshot_on_the_refresher(
         resolver.addresses = ["10.0.0.3", "10.0.0.4", "10.0.0.5"]
         pods.refresh()
         assert inner._snap[0] is pods.endpoints.endpoints  # type: ignore[attr-defined]
+
+
+def test_stats_are_a_frozen_snapshot_of_the_refreshes(
+    resolver: ScriptedResolver, clock: FakeClock
+) -> None:
+    strategy = OutlierEjection(RoundRobin(), consecutive_failures=1, clock=clock)
+    with Discovery(
+        NAME, port=80, resolver=resolver, refresh=QUIET, clock=clock, strategy=strategy
+    ) as pods:
+        bad = pods.endpoints[0]
+        pods.report_failure(bad)
+        resolver.fail = True
+        clock.advance(7)
+        with pytest.raises(ResolverTimeoutError, match="scripted timeout"):
+            pods.refresh()
+        clock.advance(3)
+        stats = pods.stats()
+        assert (stats.name, stats.endpoints, stats.refreshes_changed) == (NAME + ".", 2, 1)
+        assert (stats.refreshes_failed, stats.failures, stats.age, stats.staleness) == (
+            1,
+            1,
+            10.0,
+            10.0,
+        )
+        assert isinstance(stats.last_error, ResolverTimeoutError)
+        assert stats.ejected == frozenset({bad})
+        with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign"):
+            stats.endpoints = 3  # type: ignore[misc]
+        resolver.fail = False
+        pods.refresh()
+        after = pods.stats()
+        assert (after.refreshes_unchanged, after.staleness, after.last_error) == (1, 0.0, None)
+        assert stats.refreshes_unchanged == 0  # the earlier snapshot is untouched
+
+
+def test_stats_of_other_strategies_eject_nothing(pods: Discovery) -> None:
+    assert pods.stats().ejected == frozenset()

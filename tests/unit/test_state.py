@@ -200,3 +200,39 @@ def test_the_waiter_refuses_bad_arguments(wanted: object, timeout: float, match:
     with pytest.raises(ConfigurationError, match=match):
         Waiter(started(), wanted, timeout, now=0.0)  # type: ignore[arg-type]
     assert Waiter(started(), 1, 0.0, now=0.0).wanted == 1  # the limits themselves pass
+
+
+def test_stats_count_refreshes_by_outcome_and_stale_time() -> None:
+    state = started()
+    fresh = state.stats(50.0)
+    assert (fresh.endpoints, fresh.refreshes, fresh.last_success, fresh.age) == (0, 0, None, None)
+    assert (fresh.staleness, fresh.last_error, fresh.ejected) == (0.0, None, frozenset())
+    # A failure before any answer: nothing is stale, since nothing is served.
+    state.apply(timeout(), state.begin(), 90.0)
+    assert (state.stats(95.0).failures, state.stats(95.0).staleness) == (1, 0.0)
+    state.apply(snapshot("10.0.0.1", "10.0.0.2"), state.begin(), 100.0)
+    state.apply(snapshot("10.0.0.1", "10.0.0.2"), state.begin(), 105.0)
+    state.apply(timeout(), state.begin(), 110.0)
+    state.apply(timeout(), state.begin(), 120.0)
+    stale = state.stats(125.0)
+    assert (stale.refreshes_changed, stale.refreshes_unchanged) == (1, 1)
+    assert (stale.refreshes_empty, stale.refreshes_failed, stale.refreshes) == (0, 3, 5)
+    assert (stale.endpoints, stale.failures) == (2, 2)
+    assert (stale.last_success, stale.age, stale.staleness) == (105.0, 20.0, 20.0)
+    assert isinstance(stale.last_error, ResolverTimeoutError)
+    gone = ServiceNotFoundError("no pods", name=NAME)
+    state.apply(gone, state.begin(), 130.0)
+    empty = state.stats(131.0)
+    # NXDOMAIN is an answer: fresh, empty, with the error that says why.
+    assert (empty.endpoints, empty.refreshes_empty, empty.failures) == (0, 1, 0)
+    assert (empty.age, empty.staleness, empty.last_error) == (1.0, 0.0, gone)
+    ejected = frozenset({Endpoint("10.0.0.1", 80)})
+    assert state.stats(131.0, ejected).ejected == ejected
+
+
+def test_a_lookup_overtaken_by_a_newer_one_is_not_counted() -> None:
+    state = started()
+    first, second = state.begin(), state.begin()
+    state.apply(snapshot("10.0.0.2"), second, 100.0)
+    state.apply(snapshot("10.0.0.1"), first, 101.0)
+    assert state.stats(101.0).refreshes == 1
