@@ -76,6 +76,8 @@ from .trust import Network
 if _TYPE_CHECKING:
     from .resolvers import AsyncDnsResolver, DnsResolver
 
+    __version__: str
+
 
 def __getattr__(name: str) -> object:
     # The DNS client is loaded with its first use (see headless_discovery.resolvers).
