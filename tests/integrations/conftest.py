@@ -20,6 +20,10 @@ from tests.harness.requirements import require_named
 from tests.integrations.pods import PodServers
 
 TTL = 1
+# How soon a change must be seen: the bound (TTL + 1 s), plus slack for a loaded
+# 2-core CI machine (the refresh schedule itself asks within TTL + 1 s; the benchmark
+# reports the figure).
+SEEN_WITHIN = TTL + 1 + 1.0
 API = ServiceName("api", "shop", "cluster.local")
 EMPTY = ServiceName("empty", "shop", "cluster.local")
 

@@ -15,7 +15,7 @@ from headless_discovery import AsyncDiscovery, AsyncDnsResolver, DiscoveryError,
 from headless_discovery.integrations.aiohttp import DiscoveryResolver
 from tests.harness.bind import BindServer
 from tests.harness.cluster import Cluster, Service
-from tests.integrations.conftest import API, EMPTY, TTL
+from tests.integrations.conftest import API, EMPTY, SEEN_WITHIN
 from tests.integrations.pods import PodServers
 
 pytestmark = pytest.mark.dns
@@ -145,8 +145,8 @@ def test_a_scale_up_is_reached_by_new_connections(
                 new = str(api.pods[3].ipv4)
                 pods.start(new)
                 bind.sync()
-                took = await wait_until(lambda: pods.count().get(new, 0) > 0, TTL + 1)
-                assert took <= TTL + 1
+                took = await wait_until(lambda: pods.count().get(new, 0) > 0, SEEN_WITHIN)
+                assert took <= SEEN_WITHIN
             finally:
                 stop.set()
                 await worker

@@ -27,7 +27,7 @@ from headless_discovery import (
 from headless_discovery.integrations.httpx import DiscoveryTransport
 from tests.harness.bind import BindServer
 from tests.harness.cluster import Cluster, Service
-from tests.integrations.conftest import API, EMPTY, TTL
+from tests.integrations.conftest import API, EMPTY, SEEN_WITHIN
 from tests.integrations.pods import PodServers
 
 pytestmark = pytest.mark.dns
@@ -144,12 +144,12 @@ def test_a_scale_up_is_reached_and_a_removed_pod_left_while_requests_run(
             new = str(api.pods[3].ipv4)
             pods.start(new)
             bind.sync()
-            assert wait_until(lambda: pods.count().get(new, 0) > 0, TTL + 1) <= TTL + 1
+            assert wait_until(lambda: pods.count().get(new, 0) > 0, SEEN_WITHIN) <= SEEN_WITHIN
 
             gone = str(api.pods[0].ipv4)
             cluster.set_ready(api, api.pods[0].name, False)
             bind.sync()
-            wait_until(lambda: gone not in {e.address for e in discovery.endpoints}, TTL + 1)
+            wait_until(lambda: gone not in {e.address for e in discovery.endpoints}, SEEN_WITHIN)
             wait_until(lambda: any(address == gone for address, _ in pods.closes), 2)
             served = pods.count()[gone]
             time.sleep(0.3)

@@ -23,7 +23,7 @@ from headless_discovery import (
 from headless_discovery.integrations.httpx import AsyncDiscoveryTransport
 from tests.harness.bind import BindServer
 from tests.harness.cluster import Cluster, Service
-from tests.integrations.conftest import API, EMPTY, TTL
+from tests.integrations.conftest import API, EMPTY, SEEN_WITHIN
 from tests.integrations.pods import PodServers
 
 pytestmark = pytest.mark.dns
@@ -145,14 +145,14 @@ def test_a_scale_up_is_reached_and_a_removed_pod_left_while_requests_run(
                 new = str(api.pods[3].ipv4)
                 pods.start(new)
                 bind.sync()
-                took = await wait_until(lambda: pods.count().get(new, 0) > 0, TTL + 1)
-                assert took <= TTL + 1
+                took = await wait_until(lambda: pods.count().get(new, 0) > 0, SEEN_WITHIN)
+                assert took <= SEEN_WITHIN
 
                 gone = str(api.pods[0].ipv4)
                 cluster.set_ready(api, api.pods[0].name, False)
                 bind.sync()
                 await wait_until(
-                    lambda: gone not in {e.address for e in discovery.endpoints}, TTL + 1
+                    lambda: gone not in {e.address for e in discovery.endpoints}, SEEN_WITHIN
                 )
                 await wait_until(lambda: any(address == gone for address, _ in pods.closes), 2)
                 served = pods.count()[gone]
