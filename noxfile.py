@@ -27,6 +27,8 @@ TEST_DEPS = [
     "build>=1.2",  # tests/test_packaging.py builds the sdist and wheel it inspects
     "hatchling>=1.24",
     "sybil>=9",  # tests/docs: finds the code blocks of the pages (Markdown lexer)
+    "grpcio>=1.63",  # tests/integrations/test_grpc*.py: real gRPC servers and channels
+    "trustme>=1.1",  # tests/integrations/test_grpc*.py: a CA for the TLS test
 ]
 DOCS_DEPS = [
     "mkdocs==1.6.1",
@@ -108,7 +110,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
     """mypy --strict on the package and the typed usage file."""
-    session.install(".[mongo]", "mypy==2.4.1", "pytest", "nox")
+    session.install(".[mongo,grpc]", "mypy==2.4.1", "types-grpcio", "pytest", "nox")
     session.run(
         "mypy", "headless_discovery", "tests/typing", "tests/harness", "examples", "noxfile.py"
     )
