@@ -774,6 +774,8 @@ class _UnaryFuture(grpc.Call, _FutureBase):
         return True
 
     def cancelled(self) -> bool:
+        if self._cancelled:
+            return True
         final = self._final
         return final is not None and bool(final.cancelled())
 
