@@ -136,6 +136,9 @@ def bench(session: nox.Session) -> None:
         "docs/performance.md",
         *session.posargs,
     )
+    # gRPC: discovery_channel against a plain channel and dns:/// (BIND 9 for the scale-up).
+    session.install(".[grpc]")
+    session.run("python", "benchmarks/bench_grpc.py", "--write", "docs/performance.md")
 
 
 @nox.session(python=PYTHON)
