@@ -20,6 +20,7 @@ from headless_discovery import (
     DnsResolver,
     Endpoint,
     RefreshPolicy,
+    RoundRobin,
     StaticResolver,
     instrumentation,
 )
@@ -186,23 +187,38 @@ def test_a_closed_channel_refuses_calls(port: int) -> None:
 # -- outcomes: retries, reports, strategies -------------------------------------------------------
 
 
+class Reporting(RoundRobin):
+    """Round robin that records what the channel reports (a FailureTracking strategy)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures: list[Endpoint] = []
+        self.successes: list[Endpoint] = []
+
+    def report_failure(self, endpoint: Endpoint) -> None:
+        self.failures.append(endpoint)
+
+    def report_success(self, endpoint: Endpoint) -> None:
+        self.successes.append(endpoint)
+
+
 def test_unavailable_is_retried_on_a_pod_not_tried_and_reported(port: int) -> None:
     """Pods .10 and .11 are down, .12 is up: with retries=2 every call succeeds, each dead
     pod is reported, and each retry is an event naming the pod that failed."""
     server = PodServer("127.77.0.12", port)
     events: list[instrumentation.RequestRetried] = []
-    failures: list[Endpoint] = []
+    strategy = Reporting()
     try:
         with static_discovery(
             ["127.77.0.10", "127.77.0.11", "127.77.0.12"],
             port,
+            strategy=strategy,
             hooks=[
                 lambda e: (
                     events.append(e) if isinstance(e, instrumentation.RequestRetried) else None
                 )
             ],
         ) as pods:
-            pods.report_failure = failures.append  # type: ignore[method-assign]
             with discovery_channel(pods, retries=2) as channel:
                 stub = EchoStub(channel)
                 assert {stub.Who(b"", timeout=5) for _ in range(6)} == {b"127.77.0.12"}
@@ -211,7 +227,8 @@ def test_unavailable_is_retried_on_a_pod_not_tried_and_reported(port: int) -> No
         assert {e.client for e in events} == {"grpc"}
         assert {e.name for e in events} == {FQDN}
         assert all(isinstance(e.error, grpc.RpcError) for e in events)
-        assert {f.address for f in failures} == {"127.77.0.10", "127.77.0.11"}
+        assert {f.address for f in strategy.failures} == {"127.77.0.10", "127.77.0.11"}
+        assert [s.address for s in strategy.successes] == ["127.77.0.12"] * 6
         # Each call tries a pod at most once: never more retries than calls times pods.
         assert max(e.attempt for e in events) <= 2
     finally:
