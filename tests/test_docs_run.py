@@ -32,6 +32,11 @@ PAGE_IDS = [str(page.relative_to(ROOT)) for page in PAGES]
 MARKED = [
     (
         "README.md",
+        "needs a cluster (and a gRPC service)",
+        "from headless_discovery import Discovery",
+    ),
+    (
+        "README.md",
         "needs a registry (PyPI, for nox)",
         "python3 -m pip install nox && python3 -m nox -s demo     # t",
     ),
@@ -94,6 +99,16 @@ MARKED = [
         "docs/explanation/troubleshooting.md",
         "needs a cluster",
         "$ kubectl get svc mongodb-headless-service -n infrastructure",
+    ),
+    (
+        "docs/how-to/grpc.md",
+        "needs a registry (PyPI)",
+        "$ python3 -m pip install 'headless-discovery[grpc]'",
+    ),
+    (
+        "docs/how-to/grpc.md",
+        "needs a cluster (the CA file)",
+        'with open("/etc/tls/ca.crt", "rb") as f:',
     ),
     (
         "docs/how-to/local-development.md",
