@@ -25,21 +25,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import grpc  # noqa: E402
+import grpc
 
-from headless_discovery import (  # noqa: E402
+from headless_discovery import (
     AsyncDiscovery,
     Discovery,
     DnsResolver,
     RefreshPolicy,
     StaticResolver,
 )
-from headless_discovery.integrations.grpc import (  # noqa: E402
+from headless_discovery.integrations.grpc import (
     aio_discovery_channel,
     discovery_channel,
 )
-from tests.harness.bind import BindServer  # noqa: E402
-from tests.integrations.grpc_support import (  # noqa: E402
+from tests.harness.bind import BindServer
+from tests.integrations.grpc_support import (
     FQDN,
     NAMESPACE,
     SERVICE,

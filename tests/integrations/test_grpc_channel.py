@@ -209,19 +209,21 @@ def test_unavailable_is_retried_on_a_pod_not_tried_and_reported(port: int) -> No
     events: list[instrumentation.RequestRetried] = []
     strategy = Reporting()
     try:
-        with static_discovery(
-            ["127.77.0.10", "127.77.0.11", "127.77.0.12"],
-            port,
-            strategy=strategy,
-            hooks=[
-                lambda e: (
-                    events.append(e) if isinstance(e, instrumentation.RequestRetried) else None
-                )
-            ],
-        ) as pods:
-            with discovery_channel(pods, retries=2) as channel:
-                stub = EchoStub(channel)
-                assert {stub.Who(b"", timeout=5) for _ in range(6)} == {b"127.77.0.12"}
+        with (
+            static_discovery(
+                ["127.77.0.10", "127.77.0.11", "127.77.0.12"],
+                port,
+                strategy=strategy,
+                hooks=[
+                    lambda e: (
+                        events.append(e) if isinstance(e, instrumentation.RequestRetried) else None
+                    )
+                ],
+            ) as pods,
+            discovery_channel(pods, retries=2) as channel,
+        ):
+            stub = EchoStub(channel)
+            assert {stub.Who(b"", timeout=5) for _ in range(6)} == {b"127.77.0.12"}
         assert server.hits == 6
         assert {e.endpoint.address for e in events} == {"127.77.0.10", "127.77.0.11"}
         assert {e.client for e in events} == {"grpc"}
