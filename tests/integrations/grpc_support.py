@@ -10,11 +10,14 @@ after a delay, ``Count`` streams ``n`` messages, ``Sum`` and ``Echo`` take strea
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from concurrent import futures
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -158,3 +161,35 @@ def wait_until(condition: Any, timeout: float, what: str = "the condition") -> f
             raise AssertionError(f"{what} did not happen within {timeout} s")
         time.sleep(0.01)
     return time.monotonic() - started
+
+
+class ProcessPod:
+    """A pod whose server runs in a process of its own, to be killed without warning
+    (SIGKILL: the kernel closes its connections; nothing is sent at the gRPC level)."""
+
+    def __init__(self, address: str, port: int) -> None:
+        self.address = address
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.integrations.grpc_support", address, str(port)],
+            cwd=Path(__file__).resolve().parent.parent.parent,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == "serving", "the pod did not start"
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def _serve(address: str, port: int) -> None:
+    server = PodServer(address, port)
+    print("serving", flush=True)
+    server.server.wait_for_termination()
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1], int(sys.argv[2]))

@@ -29,6 +29,7 @@ from tests.integrations.grpc_support import (
     EchoStub,
     Fleet,
     PodServer,
+    ProcessPod,
     echo_cluster,
     free_port,
 )
@@ -219,13 +220,15 @@ def test_a_pod_killed_under_load_fails_no_rpc(
     victim = fleet.service.pods[0]
     assert victim.ipv4 is not None
     gone = Endpoint(victim.ipv4, port)
+    fleet.servers.pop(victim.ipv4).stop(None)
+    killed = ProcessPod(victim.ipv4, port)
 
     async def main() -> tuple[list[Exception], Counter[bytes]]:
         async with discovery_of(bind, port) as pods, aio_discovery_channel(pods) as channel:
             stop = asyncio.Event()
             running = asyncio.ensure_future(load(EchoStub(channel), 4, stop))
             await asyncio.sleep(0.3)
-            fleet.servers[gone.address].stop(0)
+            killed.kill()  # no goodbye, still in DNS
             await asyncio.sleep(0.5)
             fleet.cluster.set_ready(fleet.service, victim.name, False)
             bind.sync()
@@ -234,7 +237,10 @@ def test_a_pod_killed_under_load_fails_no_rpc(
             stop.set()
             return await running
 
-    errors, answers = asyncio.run(main())
+    try:
+        errors, answers = asyncio.run(main())
+    finally:
+        killed.kill()
     assert errors == []
     assert sum(answers.values()) > 100
 

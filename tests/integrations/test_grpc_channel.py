@@ -34,6 +34,7 @@ from tests.integrations.grpc_support import (
     EchoStub,
     Fleet,
     PodServer,
+    ProcessPod,
     echo_cluster,
     free_port,
     wait_until,
@@ -391,6 +392,8 @@ def test_a_pod_killed_under_load_fails_no_rpc_and_gets_none_once_dns_drops_it(
             retried.append((time.monotonic(), event.endpoint.address))
 
     seen_gone: list[float] = []
+    fleet.servers.pop(victim.ipv4).stop(None)
+    killed = ProcessPod(victim.ipv4, port)
     with discovery_of(bind, port) as pods, discovery_channel(pods, retries=1) as channel:
         pods._hooks = (hook,)
         pods.subscribe(
@@ -400,7 +403,7 @@ def test_a_pod_killed_under_load_fails_no_rpc_and_gets_none_once_dns_drops_it(
         errors, answers = load(EchoStub(channel), 4, stop)
         try:
             time.sleep(0.3)
-            fleet.servers[victim.ipv4].stop(0)  # killed: no goodbye, still in DNS
+            killed.kill()  # no goodbye, still in DNS
             time.sleep(0.5)
             fleet.cluster.set_ready(fleet.service, victim.name, False)
             bind.sync()
@@ -408,6 +411,7 @@ def test_a_pod_killed_under_load_fails_no_rpc_and_gets_none_once_dns_drops_it(
             time.sleep(0.5)
         finally:
             join(stop)
+            killed.kill()
     assert errors == []
     assert sum(answers.values()) > 100
     assert any(address == victim.ipv4 for _, address in retried), "the kill was not noticed"
