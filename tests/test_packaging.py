@@ -98,7 +98,8 @@ def test_the_metadata_is_truthful(dist: Path) -> None:
     assert any(r.startswith("dnspython") for r in requires)
     # 4.10: the first pymongo with AsyncMongoClient, which async_mongo_client() returns.
     assert [r for r in requires if r.startswith("pymongo")] == ["pymongo>=4.10; extra == 'mongo'"]
-    assert meta.get_all("Provides-Extra") == ["mongo"]
+    assert [r for r in requires if r.startswith("grpcio")] == ["grpcio>=1.63; extra == 'grpc'"]
+    assert meta.get_all("Provides-Extra") == ["grpc", "mongo"]
 
     # The classifiers name exactly the Pythons the tests run on (nox -s tests_all), and
     # requires-python starts at the oldest of them.
