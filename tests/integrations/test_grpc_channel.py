@@ -5,6 +5,7 @@ tests/integrations/test_grpc_aio_channel.py mirrors this file for aio_discovery_
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import Counter
@@ -16,6 +17,7 @@ import trustme
 
 from headless_discovery import (
     ConsistentHash,
+    LeastOutstanding,
     Discovery,
     DnsResolver,
     Endpoint,
@@ -300,7 +302,9 @@ def test_least_outstanding_counts_calls_in_flight(port: int) -> None:
     try:
         with (
             static_discovery(
-                [s.address for s in servers], port, strategy="least_outstanding"
+                [s.address for s in servers],
+                port,
+                strategy=LeastOutstanding(rng=random.Random(7)),  # picks in a fixed order
             ) as pods,
             discovery_channel(pods) as channel,
         ):
