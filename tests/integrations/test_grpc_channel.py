@@ -17,10 +17,10 @@ import trustme
 
 from headless_discovery import (
     ConsistentHash,
-    LeastOutstanding,
     Discovery,
     DnsResolver,
     Endpoint,
+    LeastOutstanding,
     RefreshPolicy,
     RoundRobin,
     StaticResolver,
