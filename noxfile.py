@@ -33,9 +33,10 @@ TEST_DEPS = [
     "opentelemetry-sdk>=1.30",
     "opentelemetry-exporter-prometheus>=0.51b0",
     "prometheus-client>=0.20",
+    "grpcio>=1.63",  # tests/integrations/test_grpc*.py: real gRPC servers and channels
 ]
 # The extras the tests install: the HTTP clients' integrations are tested with their clients.
-TEST_EXTRAS = ".[mongo,httpx,requests,aiohttp,opentelemetry]"
+TEST_EXTRAS = ".[mongo,httpx,requests,aiohttp,opentelemetry,grpc]"
 DOCS_DEPS = [
     "mkdocs==1.6.1",
     "mkdocs-material==9.8.2",
@@ -116,7 +117,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
     """mypy --strict on the package and the typed usage file."""
-    session.install(TEST_EXTRAS, "mypy==2.4.1", "pytest", "nox", "trustme")
+    session.install(TEST_EXTRAS, "mypy==2.4.1", "types-grpcio", "pytest", "nox", "trustme")
     session.run(
         "mypy", "headless_discovery", "tests/typing", "tests/harness", "examples", "noxfile.py"
     )
@@ -150,6 +151,9 @@ def bench(session: nox.Session) -> None:
     )
     # What OpenTelemetryHook costs pick() and a refresh, on the same BIND.
     session.run("python", "benchmarks/bench_metrics.py", "--write", "docs/performance.md")
+    # gRPC: discovery_channel against a plain channel and dns:/// (BIND 9 for the scale-up).
+    session.install(".[grpc]")
+    session.run("python", "benchmarks/bench_grpc.py", "--write", "docs/performance.md")
 
 
 @nox.session(python=PYTHON)

@@ -33,6 +33,11 @@ MARKED = [
     ("README.md", "needs a cluster (pods serving HTTP)", "import httpx"),
     (
         "README.md",
+        "needs a cluster (and a gRPC service)",
+        "from headless_discovery import Discovery",
+    ),
+    (
+        "README.md",
         "needs a registry (PyPI, for nox)",
         "python3 -m pip install nox && python3 -m nox -s demo     # t",
     ),
@@ -100,6 +105,16 @@ MARKED = [
         "docs/explanation/troubleshooting.md",
         "needs a cluster",
         "$ kubectl get svc mongodb-headless-service -n infrastructure",
+    ),
+    (
+        "docs/how-to/grpc.md",
+        "needs a registry (PyPI)",
+        "$ python3 -m pip install 'headless-discovery[grpc]'",
+    ),
+    (
+        "docs/how-to/grpc.md",
+        "needs a cluster (the CA file)",
+        'with open("/etc/tls/ca.crt", "rb") as f:',
     ),
     (
         "docs/how-to/http-clients.md",

@@ -100,6 +100,7 @@ def test_the_metadata_is_truthful(dist: Path) -> None:
     assert [r for r in requires if r.startswith("pymongo")] == ["pymongo>=4.10; extra == 'mongo'"]
     assert meta.get_all("Provides-Extra") == [
         "aiohttp",
+        "grpc",
         "httpx",
         "mongo",
         "opentelemetry",
@@ -108,6 +109,7 @@ def test_the_metadata_is_truthful(dist: Path) -> None:
     # The clients' integrations (headless_discovery.integrations), each its own extra.
     assert sorted(r for r in requires if "extra ==" in r and "mongo" not in r) == [
         "aiohttp>=3.10; extra == 'aiohttp'",
+        "grpcio>=1.63; extra == 'grpc'",
         "httpx>=0.27; extra == 'httpx'",
         # 1.30: the histogram bucket advice dns.lookup.duration is created with.
         "opentelemetry-api>=1.30; extra == 'opentelemetry'",
