@@ -142,6 +142,10 @@ class _DiscoveryBase:
         )
         if not isinstance(self._strategy, Strategy):
             raise ConfigurationError(f"{strategy!r} is not a strategy: it has no pick() method")
+        # Checked once: a runtime protocol check costs microseconds, more than a report.
+        self._tracker: FailureTracking | None = (
+            self._strategy if isinstance(self._strategy, FailureTracking) else None
+        )
         self._hooks = _check_hooks(hooks)
         self._state = RefreshState(
             self._plan.qname,
@@ -238,13 +242,15 @@ class _DiscoveryBase:
 
     def report_failure(self, endpoint: Endpoint) -> None:
         """Tell the strategy a request to ``endpoint`` failed (used by outlier ejection)."""
-        if isinstance(self._strategy, FailureTracking):
-            self._strategy.report_failure(endpoint)
+        tracker = self._tracker
+        if tracker is not None:
+            tracker.report_failure(endpoint)
 
     def report_success(self, endpoint: Endpoint) -> None:
         """Tell the strategy a request to ``endpoint`` succeeded."""
-        if isinstance(self._strategy, FailureTracking):
-            self._strategy.report_success(endpoint)
+        tracker = self._tracker
+        if tracker is not None:
+            tracker.report_success(endpoint)
 
     def subscribe(self, callback: ChangeCallback) -> Callable[[], None]:
         """Call ``callback(added, removed, snapshot)`` after each change of the endpoints.
