@@ -19,7 +19,6 @@ lets pymongo ask a real BIND.
 
 from __future__ import annotations
 
-import string
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
