@@ -129,7 +129,9 @@ def _parse_txt(text: str) -> list[tuple[str, str]]:
 def _txt_syntax_error(text: str) -> str | None:
     """pymongo's reason for refusing the TXT record ``text`` as options, in its words, or
     ``None``: it splits on ``&`` or ``;`` (not both), and each piece, empty ones included,
-    must be exactly one ``key=value``."""
+    must be exactly one ``key=value``. An empty record it ignores."""
+    if not text:
+        return None
     if "&" in text and ";" in text:
         return "Can not mix '&' and ';' for option separators"
     if any(item.count("=") != 1 for item in re.split(r"[&;]", text)):

@@ -13,6 +13,7 @@ from headless_discovery.doctor._checks import check_mongo_txt
 from tests.unit.test_mongo_oracle import parse_srv_uri, txt_observations
 
 ONE = [Endpoint("10.244.0.10", 27017)]
+SRV = "mongodb.db.svc.cluster.local"
 
 
 @pytest.mark.parametrize(
@@ -113,3 +114,9 @@ def test_doctor_refuses_a_txt_record_pymongo_refuses_with_its_reason(
 def test_doctor_passes_a_txt_record_pymongo_accepts(record: str) -> None:
     assert split_options(record, from_uri=False)
     assert check_mongo_txt(txt_observations((record,))).verdict == "ok"
+
+
+def test_doctor_passes_an_empty_txt_record_which_pymongo_ignores() -> None:
+    parsed = parse_srv_uri(f"mongodb+srv://{SRV}/?tls=false")
+    assert parsed["options"] == {"tls": False}
+    assert check_mongo_txt(txt_observations(("",))).verdict == "ok"
