@@ -59,7 +59,7 @@ def test_direct_connection_and_load_balanced_are_built_with_one_host(
     uri = build_mongo_uri(ONE, options={option: value})
     assert uri == f"mongodb://10.244.0.10:27017/?{option}=true"
     assert parse_uri(uri)["options"][option] is True
-    with pytest.raises(ConfigurationError, match="exactly one host|several hosts"):
+    with pytest.raises(ConfigurationError, match=r"exactly one host|several hosts"):
         build_mongo_uri(TWO, options={option: value})
 
 
