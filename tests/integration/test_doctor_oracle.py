@@ -112,7 +112,7 @@ pair = st.sampled_from(
     ["authSource=admin", "replicaSet=rs0", "loadBalanced=false", "tls=false", "maxPoolSize=5"]
 )
 malformed = st.sampled_from(["authSource", "replicaSet=rs0=x", ""])
-record = st.lists(pair | malformed, min_size=1, max_size=3).flatmap(
+record = st.lists(pair | malformed, min_size=1, max_size=3, unique=True).flatmap(
     lambda items: st.sampled_from(["&", ";"]).map(lambda sep: sep.join(items))
 ) | st.sampled_from(["authSource=admin&replicaSet=rs0;loadBalanced=false", "authSource"])
 record_sets = st.lists(record, max_size=2)
