@@ -1,6 +1,6 @@
 """Every check of the project, one session each: ``nox -s tests``, ``lint``, ``types``, ``demo``,
-``bench``, ``docs``, ``package``, ``stress``, and ``tests_all`` (the tests on every supported
-Python here)."""
+``bench``, ``docs``, ``package``, ``stress``, ``mutation``, and ``tests_all`` (the tests on
+every supported Python here)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ TEST_DEPS = [
     "pytest-timeout",
     "hypothesis>=6.100",
     "mockupdb>=1.8",
+    # The oracle of tests/unit/test_mongo_oracle.py and tests/integration/test_doctor_oracle.py
+    # (they import pymongo.uri_parser, pymongo.common and pymongo.synchronous.srv_resolver).
+    "pymongo>=4.10,<4.21",
     "PyYAML>=6",  # tests/test_examples.py and test_docs.py read manifests and mkdocs.yml
     "build>=1.2",  # tests/test_packaging.py builds the sdist and wheel it inspects
     "hatchling>=1.24",
@@ -104,6 +107,16 @@ def tests_all(session: nox.Session) -> None:
     session.run("bash", ".ci/system-deps", external=True)
     session.install(TEST_EXTRAS, *TEST_DEPS)
     session.run("pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def mutation(session: nox.Session) -> None:
+    """mutmut over the core modules ([tool.mutmut] in pyproject.toml), running the fast tier
+    (tests/unit); not in CI. One module: ``nox -s mutation -- "headless_discovery.mongo.*"``.
+    See docs/contributing.md for how long it takes and tests/mutation/equivalent.txt."""
+    session.install(".[mongo]", *TEST_DEPS, "mutmut==3.8.1")
+    session.run("mutmut", "run", "--max-children", "1", *session.posargs)
+    session.run("mutmut", "results")
 
 
 @nox.session(python=PYTHON)

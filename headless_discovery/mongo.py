@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal, TypedDict, Union
-from urllib.parse import quote_plus
+from urllib.parse import quote, quote_plus, unquote_plus
 
 from .endpoints import Endpoint, HostPort, seed_entries
 from .errors import ConfigurationError
@@ -38,9 +38,14 @@ HostsFrom = Literal["ip", "hostname"]
 OptionValue = Union[str, int, float, bool, Sequence[str]]
 
 _OPTION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
-# pymongo does not unescape these two options, so their values go into the URI as given.
+# pymongo keeps the values of these two options as written and unescapes them only when it
+# splits them into key:value pairs, as it does with the same value given as a MongoClient
+# keyword: "SERVICE_NAME:a%2Fb" means {"SERVICE_NAME": "a/b"} either way. So the value goes
+# into the URI with its meaning kept: % and + (which unescaping reads) stay, and so do the
+# separators : and , and the readable / ? @; anything else is percent-escaped, which the
+# unescaping undoes.
 _RAW_OPTIONS = frozenset({"authmechanismproperties", "readpreferencetags"})
-_RAW_FORBIDDEN = frozenset("&;=#%?/")
+_RAW_SAFE = "%+:,/?@!$'()*[]~"
 _BAD_DATABASE_CHARS = frozenset('/\\. "$\x00')
 
 
@@ -95,15 +100,43 @@ def _format_value(name: str, value: str | int | float | bool) -> str:
     if not isinstance(value, str):
         raise ConfigurationError(f"the value of option {name!r} must be a string, number or bool")
     _check_text(value, f"value of option {name!r}")
-    if name.lower() in _RAW_OPTIONS:
-        bad = sorted(_RAW_FORBIDDEN.intersection(value))
-        if bad:
-            raise ConfigurationError(
-                f"the value of option {name!r} cannot contain {', '.join(map(repr, bad))}: "
-                "pymongo reads this option without unescaping"
-            )
-        return value
+    lower = name.lower()
+    if lower in _RAW_OPTIONS:
+        _check_pairs(name, value, tags=lower == "readpreferencetags")
+        return quote(value, safe=_RAW_SAFE)
     return quote_plus(value, safe="")
+
+
+def _check_pairs(name: str, value: str, *, tags: bool) -> None:
+    """Refuse a value pymongo cannot split into ``key:value`` pairs, as pymongo splits it:
+    tags after splitting, properties before (the whole value is unescaped first); an empty
+    tag set (``""``) is allowed, an empty property value is not."""
+    if tags and not value:
+        return
+    for pair in (value if tags else unquote_plus(value)).split(","):
+        parts = pair.split(":") if tags else pair.partition(":")[::2]
+        if len(parts) != 2 or not (tags or parts[1]):
+            raise ConfigurationError(
+                f"the value of option {name!r} must be key:value pairs separated by commas"
+                + ("" if tags else ", each value non-empty")
+            )
+
+
+def _check_read_option(name: str, value: object) -> None:
+    """Refuse a value pymongo would refuse of an option the checks read, or authSource=""."""
+    lower = name.lower()
+    if lower in ("directconnection", "loadbalanced") and not (
+        isinstance(value, bool) or value in ("true", "false")
+    ):
+        raise ConfigurationError(
+            f"the value of option {name!r} must be true or false (a bool or 'true'/'false')"
+        )
+    if lower == "authsource" and value == "":
+        raise ConfigurationError("the value of option 'authSource' cannot be empty")
+    if lower == "srvmaxhosts":
+        limit = _limit(value)
+        if limit is None or limit < 0:
+            raise ConfigurationError(f"the value of option {name!r} must be a non-negative integer")
 
 
 def _query(
@@ -123,6 +156,7 @@ def _query(
         )
         if len(values) > 1 and lower != "readpreferencetags":
             raise ConfigurationError(f"only readPreferenceTags may be repeated, not {name!r}")
+        _check_read_option(name, value)
         pairs.extend(f"{name}={_format_value(name, v)}" for v in values)
     if check:
         _check_combinations({k: options[v] for k, v in seen.items()}, n_hosts=n_hosts, srv=srv)
@@ -130,16 +164,29 @@ def _query(
 
 
 def _truthy(value: object) -> bool:
-    return value is True or (isinstance(value, str) and value.lower() == "true")
+    return value is True or value == "true"
+
+
+def _limit(value: object) -> int | None:
+    """The number ``srvMaxHosts`` stands for, ``None`` when it is none (pymongo refuses it)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _check_combinations(opts: Mapping[str, object], *, n_hosts: int, srv: bool) -> None:
     """Refuse what pymongo would refuse, before it does."""
-    if not srv:
-        for name in ("srvmaxhosts", "srvservicename"):
-            if name in opts:
-                raise ConfigurationError(f"{name} is only allowed in mongodb+srv:// URIs")
-    if "srvmaxhosts" in opts and ("replicaset" in opts or _truthy(opts.get("loadbalanced"))):
+    # srvMaxHosts=0 means "no limit": pymongo and the specification accept it anywhere.
+    limited = _limit(opts.get("srvmaxhosts", 0)) != 0
+    if not srv and (limited or "srvservicename" in opts):
+        name = "srvMaxHosts" if limited else "srvServiceName"
+        raise ConfigurationError(f"{name} is only allowed in mongodb+srv:// URIs")
+    if limited and (opts.get("replicaset") or _truthy(opts.get("loadbalanced"))):
         raise ConfigurationError("srvMaxHosts cannot be combined with replicaSet or loadBalanced")
     if _truthy(opts.get("directconnection")) and (srv or n_hosts > 1):
         raise ConfigurationError(
@@ -150,7 +197,7 @@ def _check_combinations(opts: Mapping[str, object], *, n_hosts: int, srv: bool) 
             raise ConfigurationError("loadBalanced=true cannot be combined with directConnection")
         if n_hosts > 1:
             raise ConfigurationError("loadBalanced=true cannot be used with several hosts")
-        if "replicaset" in opts:
+        if opts.get("replicaset"):
             raise ConfigurationError("loadBalanced=true cannot be combined with replicaSet")
 
 

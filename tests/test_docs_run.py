@@ -97,6 +97,16 @@ MARKED = [
         "$ headless-discovery watch mongodb.db --zone-file cluster.zo",
     ),
     (
+        "docs/contributing.md",
+        "needs a registry (PyPI, for nox and mutmut)",
+        '$ nox -s mutation -- "headless_discovery.mongo.*"',
+    ),
+    (
+        "docs/contributing.md",
+        "needs a mutation run (nox -s mutation)",
+        "$ .nox/mutation/bin/mutmut results",
+    ),
+    (
         "docs/explanation/troubleshooting.md",
         "needs a cluster",
         "$ kubectl -n shop exec deploy/orders -- headless-discovery d",

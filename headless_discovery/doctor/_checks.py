@@ -126,6 +126,19 @@ def _parse_txt(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def _txt_syntax_error(text: str) -> str | None:
+    """pymongo's reason for refusing the TXT record ``text`` as options, in its words, or
+    ``None``: it splits on ``&`` or ``;`` (not both), and each piece, empty ones included,
+    must be exactly one ``key=value``. An empty record it ignores."""
+    if not text:
+        return None
+    if "&" in text and ";" in text:
+        return "Can not mix '&' and ';' for option separators"
+    if any(item.count("=") != 1 for item in re.split(r"[&;]", text)):
+        return "MongoDB URI options are key=value pairs"
+    return None
+
+
 # -- the general checks --------------------------------------------------------------------------
 
 
@@ -410,6 +423,15 @@ def _mongo_txt(obs: Observations) -> Judgement:
             "('Only one TXT record is supported')",
             "keep one TXT record on the name, or use a mongodb:// seed list "
             "(mongo-uri --hosts hostname)",
+        )
+    reason = _txt_syntax_error(txt[0])
+    if reason is not None:
+        return Judgement(
+            "fail",
+            f"the TXT record {txt[0]!r} is not options as pymongo reads them; pymongo refuses "
+            f"the URI ({reason!r})",
+            "write the TXT record as key=value pairs joined by &, e.g. "
+            "authSource=admin&replicaSet=rs0",
         )
     bad = [k for k, _ in _parse_txt(txt[0]) if k.lower() not in _TXT_OPTIONS]
     if bad:

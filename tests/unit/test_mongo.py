@@ -98,7 +98,7 @@ def test_srv_uri() -> None:
         (lambda: build_mongo_uri(MEMBERS, password="x"), "without a username"),
         (lambda: build_mongo_uri(MEMBERS, database="a.b"), "database name"),
         (lambda: build_mongo_uri(MEMBERS, database="a$b"), "database name"),
-        (lambda: build_mongo_uri(MEMBERS, options={"srvMaxHosts": 2}), "mongodb\\+srv"),
+        (lambda: build_mongo_uri(MEMBERS, options={"srvMaxHosts": 2}), "srvMaxHosts is only"),
         (
             lambda: build_mongo_srv_uri("a.b", replica_set="rs", options={"srvMaxHosts": 2}),
             "srvMaxHosts",
@@ -113,8 +113,32 @@ def test_srv_uri() -> None:
         (lambda: build_mongo_uri(MEMBERS, options={"bad key": 1}), "option name"),
         (lambda: build_mongo_uri(MEMBERS, options={"tls": ["a", "b"]}), "repeated"),
         (
-            lambda: build_mongo_uri(MEMBERS, options={"authMechanismProperties": "A:b&c"}),
-            "without unescaping",
+            lambda: build_mongo_uri(MEMBERS, options={"authMechanismProperties": "A:b,C:"}),
+            "key:value pairs separated by commas, each value non-empty",
+        ),
+        (
+            lambda: build_mongo_uri(MEMBERS, options={"readPreferenceTags": "a:b:c"}),
+            "key:value pairs separated by commas$",
+        ),
+        (
+            lambda: build_mongo_uri(MEMBERS, options={"directConnection": "True"}),
+            "must be true or false",
+        ),
+        (
+            lambda: build_mongo_srv_uri("a.b", options={"srvMaxHosts": -1}),
+            "non-negative integer",
+        ),
+        (
+            lambda: build_mongo_srv_uri("a.b", options={"srvMaxHosts": "x"}),
+            "non-negative integer",
+        ),
+        (
+            lambda: build_mongo_uri(MEMBERS, options={"srvServiceName": "mongodb"}),
+            "srvServiceName is only allowed",
+        ),
+        (
+            lambda: build_mongo_uri(MEMBERS, options={"authSource": ""}),
+            "authSource' cannot be empty",
         ),
         (lambda: build_mongo_uri(MEMBERS, hosts="dns"), "hosts must be"),  # type: ignore[arg-type]
         (lambda: build_mongo_srv_uri("db.ns:27017"), "no port"),

@@ -1,0 +1,148 @@
+"""Behaviours no test pinned before (issue 19): each limit accepted and one past it refused,
+each error with its type and message, what wrappers pass down."""
+
+from __future__ import annotations
+
+import pytest
+from pymongo.uri_parser import parse_uri
+
+from headless_discovery import (
+    ConfigurationError,
+    Endpoint,
+    InvalidNameError,
+    PodEnvironment,
+    ServiceName,
+    StaticResolver,
+    build_mongo_srv_uri,
+    build_mongo_uri,
+    mask_password,
+    parse_name,
+    seed_list,
+)
+from tests.unit.test_mongo_oracle import parse_srv_uri
+
+ONE = [Endpoint("10.244.0.10", 27017)]
+TWO = [*ONE, Endpoint("10.244.0.11", 27017)]
+
+
+# -- names: the label limit, the short SRV form, the pod form ----------------------------------
+
+
+def test_a_label_of_63_characters_is_accepted_and_64_refused() -> None:
+    assert ServiceName("a" * 63, "db").name == "a" * 63
+    with pytest.raises(InvalidNameError, match="is 64 characters long; at most 63 are allowed"):
+        ServiceName("a" * 64, "db")
+
+
+def test_the_short_srv_form_is_parsed() -> None:
+    env = PodEnvironment(namespace="db", cluster_domain="cluster.local")
+    parsed = parse_name("_mongodb._tcp.mongodb", environment=env)
+    assert (parsed.port_name, parsed.protocol, parsed.hostname) == ("mongodb", "tcp", None)
+    assert parsed.service == ServiceName("mongodb", "db", "cluster.local")
+
+
+def test_the_pod_form_without_a_domain_is_parsed() -> None:
+    env = PodEnvironment(cluster_domain="example.internal")
+    parsed = parse_name("mongodb-0.mongodb.db.svc", environment=env)
+    assert parsed.hostname == "mongodb-0"
+    assert parsed.service == ServiceName("mongodb", "db", "example.internal")
+
+
+# -- the builders' one valid case, string values, the srv database, escaping -------------------
+
+
+@pytest.mark.parametrize("option", ["directConnection", "loadBalanced"])
+@pytest.mark.parametrize("value", [True, "true"])
+def test_direct_connection_and_load_balanced_are_built_with_one_host(
+    option: str, value: bool | str
+) -> None:
+    uri = build_mongo_uri(ONE, options={option: value})
+    assert uri == f"mongodb://10.244.0.10:27017/?{option}=true"
+    assert parse_uri(uri)["options"][option] is True
+    with pytest.raises(ConfigurationError, match=r"exactly one host|several hosts"):
+        build_mongo_uri(TWO, options={option: value})
+
+
+@pytest.mark.parametrize("value", [False, "false"])
+def test_false_is_no_restriction_on_the_hosts(value: bool | str) -> None:
+    uri = build_mongo_uri(TWO, options={"directConnection": value, "loadBalanced": value})
+    assert parse_uri(uri)["nodelist"] == [("10.244.0.10", 27017), ("10.244.0.11", 27017)]
+
+
+def test_load_balanced_refuses_a_replica_set_and_direct_connection() -> None:
+    with pytest.raises(ConfigurationError, match="cannot be combined with replicaSet"):
+        build_mongo_uri(ONE, replica_set="rs0", options={"loadBalanced": "true"})
+    with pytest.raises(ConfigurationError, match="cannot be combined with directConnection"):
+        build_mongo_uri(ONE, options={"loadBalanced": True, "directConnection": "true"})
+    with pytest.raises(ConfigurationError, match="needs exactly one host and no mongodb"):
+        build_mongo_srv_uri("a.b", options={"directConnection": True})
+
+
+def test_string_values_are_escaped_and_read_back() -> None:
+    uri = build_mongo_uri(ONE, options={"appName": "a b+c&d", "tls": "true"})
+    assert uri == "mongodb://10.244.0.10:27017/?appName=a+b%2Bc%26d&tls=true"
+    options = parse_uri(uri)["options"]
+    assert (options["appname"], options["tls"]) == ("a b+c&d", True)
+
+
+def test_the_database_of_a_srv_uri() -> None:
+    uri = build_mongo_srv_uri("mongodb.db.svc.cluster.local", database="app")
+    assert uri == "mongodb+srv://mongodb.db.svc.cluster.local/app"
+    assert parse_srv_uri(uri)["database"] == "app"
+
+
+def test_a_slash_in_a_username_is_escaped() -> None:
+    uri = build_mongo_uri(ONE, username="a/b", password="c/d")
+    assert uri == "mongodb://a%2Fb:c%2Fd@10.244.0.10:27017/"
+    assert parse_uri(uri)["username"] == "a/b"
+
+
+@pytest.mark.parametrize("port", ["80", 80.0, True])
+def test_a_port_that_is_not_an_integer_is_refused(port: object) -> None:
+    with pytest.raises(ConfigurationError, match="expected an Endpoint or a \\(host, port\\)"):
+        build_mongo_uri([("db", port)])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize(("port", "ok"), [(1, True), (65535, True), (0, False), (65536, False)])
+def test_the_port_limits(port: int, ok: bool) -> None:
+    if ok:
+        assert build_mongo_uri([("db", port)]) == f"mongodb://db:{port}/"
+    else:
+        with pytest.raises(ConfigurationError, match="the port must be an integer from 1"):
+            build_mongo_uri([("db", port)])
+
+
+# -- mask_password -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("uri", "masked"),
+    [
+        ("mongodb://u:p@h", "mongodb://u:****@h"),
+        ("mongodb://u:p@h:1,g:2", "mongodb://u:****@h:1,g:2"),
+        ("mongodb://u:p@h?tls=true", "mongodb://u:****@h?tls=true"),
+        ("mongodb://u:p@h/db?x=a@b:c", "mongodb://u:****@h/db?x=a@b:c"),
+        ("mongodb://u:p%40q@h/", "mongodb://u:****@h/"),
+        ("mongodb://u@h/", "mongodb://u@h/"),
+        ("mongodb://h/?x=u:p@q", "mongodb://h/?x=u:p@q"),
+        ("not a uri u:p@h", "not a uri u:p@h"),
+    ],
+)
+def test_mask_password(uri: str, masked: str) -> None:
+    assert mask_password(uri) == masked
+
+
+# -- seed_list passes its arguments down ----------------------------------------------------------
+
+
+def test_seed_list_passes_cluster_domain_and_separator_down() -> None:
+    resolver = StaticResolver({"kafka.streaming.svc.example.internal": ["10.0.0.2", "10.0.0.1"]})
+    servers = seed_list(
+        "kafka",
+        namespace="streaming",
+        cluster_domain="example.internal",
+        port=9092,
+        separator=";",
+        resolver=resolver,
+    )
+    assert servers == "10.0.0.1:9092;10.0.0.2:9092"
