@@ -40,7 +40,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 if TYPE_CHECKING:
     from .endpoints import Endpoint, Resolution
@@ -298,72 +298,58 @@ def _report(hook: Hook) -> None:
 
 def _log(event: Event) -> None:
     """The library's own log records: one hook among the others, always installed."""
+    record = _record(event)
+    if record is not None and logger.isEnabledFor(record[0]):
+        level, message, *args = record
+        logger.log(level, message, *args, extra=_fields(event))
+
+
+def _record(event: Event) -> tuple[Any, ...] | None:
+    """The level, message and arguments of the log record of ``event``, if it gets one."""
     if isinstance(event, LookupFinished):
-        if event.error is None and logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "resolved %s to %d endpoints in %.1f ms",
-                event.name,
-                event.records,
-                event.duration * 1000,
-                extra=_fields(event),
-            )
-    elif isinstance(event, RefreshFinished):
-        if event.outcome == "failed" and not event.stale:
-            logger.warning("lookup of %s failed: %s", event.name, event.error, extra=_fields(event))
-    elif isinstance(event, EndpointsChanged) and not event.endpoints:
-        logger.warning(
-            "%s has no endpoints now (%d removed)",
+        if event.error is not None:
+            return None  # the refresh, or the caller, reports it
+        ms = event.duration * 1000
+        return (
+            logging.DEBUG,
+            "resolved %s to %d endpoints in %.1f ms",
             event.name,
-            len(event.removed),
-            extra=_fields(event),
+            event.records,
+            ms,
         )
-    elif isinstance(event, EndpointsChanged):
-        logger.info(
+    if isinstance(event, RefreshFinished):
+        if event.outcome != "failed" or event.stale:
+            return None  # a stale period is reported by StaleServed
+        return logging.WARNING, "lookup of %s failed: %s", event.name, event.error
+    if isinstance(event, EndpointsChanged):
+        added, removed, now = len(event.added), len(event.removed), len(event.endpoints)
+        if not now:
+            return logging.WARNING, "%s has no endpoints now (%d removed)", event.name, removed
+        return (
+            logging.INFO,
             "%s changed: %d added, %d removed, %d now",
             event.name,
-            len(event.added),
-            len(event.removed),
-            len(event.endpoints),
-            extra=_fields(event),
+            added,
+            removed,
+            now,
         )
-    elif isinstance(event, StaleServed):
-        if event.expired and event.first:
-            logger.warning(
-                "endpoints of %s are %.0f s old, past max_stale; %s: %s",
-                event.name,
-                event.age,
-                "still serving them" if event.endpoints else "nothing to serve",
-                event.error,
-                extra=_fields(event),
-            )
-        elif not event.expired:
-            logger.warning(
-                "lookup of %s failed (attempt %d); serving the last %d endpoints: %s",
-                event.name,
-                event.failures,
-                event.endpoints,
-                event.error,
-                extra=_fields(event),
-            )
-    elif isinstance(event, RequestRetried):
-        logger.info(
-            "%s: retrying on another pod after %s failed (%s, retry %d): %s",
-            event.name,
-            event.endpoint.address,
-            event.client,
-            event.attempt,
-            event.error,
-            extra=_fields(event),
-        )
-    elif isinstance(event, EndpointEjected):
-        logger.warning(
-            "ejected %s for %.1f s after consecutive failures",
-            event.endpoint.address,
-            event.duration,
-            extra=_fields(event),
-        )
-    else:
-        logger.info("%s is back in rotation", event.endpoint.address, extra=_fields(event))
+    if isinstance(event, StaleServed):
+        if not event.expired:
+            text = "lookup of %s failed (attempt %d); serving the last %d endpoints: %s"
+            return logging.WARNING, text, event.name, event.failures, event.endpoints, event.error
+        if not event.first:
+            return None  # said once per outage
+        serving = "still serving them" if event.endpoints else "nothing to serve"
+        text = "endpoints of %s are %.0f s old, past max_stale; %s: %s"
+        return logging.WARNING, text, event.name, event.age, serving, event.error
+    if isinstance(event, RequestRetried):
+        text = "%s: retrying on another pod after %s failed (%s, retry %d): %s"
+        address, client, attempt = event.endpoint.address, event.client, event.attempt
+        return logging.INFO, text, event.name, address, client, attempt, event.error
+    if isinstance(event, EndpointEjected):
+        text = "ejected %s for %.1f s after consecutive failures"
+        return logging.WARNING, text, event.endpoint.address, event.duration
+    return logging.INFO, "%s is back in rotation", event.endpoint.address
 
 
 _EVENT_NAMES = {

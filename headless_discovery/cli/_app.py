@@ -10,16 +10,8 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from ..errors import (
-    ConfigurationError,
-    DiscoveryError,
-    InvalidNameError,
-    NoEndpointsError,
-    ResolutionError,
-    ResolverTimeoutError,
-    ResolverUnavailableError,
-    ServiceNotFoundError,
-)
+from .. import errors
+from ..errors import ConfigurationError, DiscoveryError, InvalidNameError
 from ..strategies import STRATEGY_NAMES
 from ._commands import (
     add_lookup_options,
@@ -240,11 +232,11 @@ class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def exit_code(exc: DiscoveryError) -> int:
     """The exit status for a library exception."""
-    if isinstance(exc, ServiceNotFoundError):
+    if isinstance(exc, errors.ServiceNotFoundError):
         return EXIT_NOT_FOUND
-    if isinstance(exc, NoEndpointsError):
+    if isinstance(exc, errors.NoEndpointsError):
         return EXIT_NO_ENDPOINTS
-    if isinstance(exc, (ResolverTimeoutError, ResolverUnavailableError)):
+    if isinstance(exc, (errors.ResolverTimeoutError, errors.ResolverUnavailableError)):
         return EXIT_DNS
     if isinstance(exc, (InvalidNameError, ConfigurationError)):
         return EXIT_USAGE
@@ -261,8 +253,8 @@ def _print_error(exc: Exception, code: int, as_json: bool) -> None:
             "type": type(exc).__name__,
             "message": _one_line(exc),
             "exit_code": code,
-            "name": getattr(exc, "name", None) if isinstance(exc, ResolutionError) else None,
-            "nameserver": exc.nameserver if isinstance(exc, ResolutionError) else None,
+            "name": getattr(exc, "name", None) if isinstance(exc, errors.ResolutionError) else None,
+            "nameserver": exc.nameserver if isinstance(exc, errors.ResolutionError) else None,
         }
         print(json.dumps({"error": error}, indent=2))
     print(f"{PROG}: error: {_one_line(exc)}", file=sys.stderr)
