@@ -15,6 +15,7 @@ are case-insensitive and normalised to lower case.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -51,8 +52,16 @@ def _normalise(text: object, what: str) -> str:
     return text.lower()
 
 
+# The labels that pass every check below, for the common case: one regular expression instead
+# of a loop over the characters (names are checked on every one-shot lookup).
+_VALID_1123 = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_VALID_1035 = re.compile(r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
 def _check_label(label: str, what: str, *, first_letter: bool, full: str) -> None:
     """Raise InvalidNameError unless ``label`` is an RFC 1123 (or 1035) label."""
+    if (_VALID_1035 if first_letter else _VALID_1123).fullmatch(label):
+        return
     if not label:
         raise InvalidNameError(full, f"the {what} is empty")
     if len(label) > _LABEL_MAX:
