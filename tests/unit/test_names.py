@@ -75,7 +75,7 @@ def test_names_are_case_insensitive_values() -> None:
 
 def test_service_name_is_immutable() -> None:
     svc = ServiceName("db", "prod", "cluster.local")
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="ServiceName is immutable; cannot set 'name'"):
         svc.name = "other"  # type: ignore[misc]
 
 

@@ -176,7 +176,7 @@ def test_endpoint_accepts_only_ip_addresses(text: str) -> None:
     try:
         ep = Endpoint(text)
     except DiscoveryError:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 address"):
             ipaddress.ip_address(text)
     else:
         assert ep.address == ipaddress.ip_address(text).compressed

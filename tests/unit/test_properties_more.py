@@ -257,7 +257,9 @@ def test_combinations_pymongo_refuses_are_refused_first(
 
 
 def test_load_balanced_with_direct_connection_is_refused() -> None:
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(
+        ConfigurationError, match=r"^loadBalanced=true cannot be combined with directConnection$"
+    ):
         build_mongo_uri(
             [Endpoint("10.244.0.10", 27017)],
             options={"loadBalanced": True, "directConnection": True},

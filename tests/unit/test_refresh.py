@@ -42,17 +42,17 @@ def test_negative_answers_are_retried_soon() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"min_interval": 0},
-        {"min_interval": 10, "max_interval": 5},
-        {"jitter": 1.0},
-        {"backoff_base": 0},
-        {"max_stale": -1},
+        ({"min_interval": 0}, "^need 0 < min_interval <= max_interval$"),
+        ({"min_interval": 10, "max_interval": 5}, "^need 0 < min_interval <= max_interval$"),
+        ({"jitter": 1.0}, "^jitter must be a fraction from 0 to below 1$"),
+        ({"backoff_base": 0}, "^backoff_base must be positive$"),
+        ({"max_stale": -1}, "^max_stale must not be negative$"),
     ],
 )
-def test_bad_policies_are_refused(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ConfigurationError):
+def test_bad_policies_are_refused(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
         RefreshPolicy(**kwargs)
 
 

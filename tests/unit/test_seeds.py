@@ -119,7 +119,12 @@ def test_seed_list_argument_errors_come_before_any_lookup() -> None:
 
 
 def test_seed_list_lookup_errors_are_the_librarys(resolver: StaticResolver) -> None:
-    with pytest.raises(ServiceNotFoundError):
+    with pytest.raises(
+        ServiceNotFoundError, match=r"no Service 'zookeeper' in namespace 'streaming'"
+    ):
         seed_list("zookeeper", namespace="streaming", port=2181, resolver=resolver)
-    with pytest.raises(UntrustedAnswerError):
+    with pytest.raises(
+        UntrustedAnswerError,
+        match=r"every endpoint of kafka-headless\.streaming\.svc\.cluster\.local\. was dropped",
+    ):
         seed_list(KAFKA, port=9092, resolver=resolver, allowed_networks=["10.96.0.0/12"])

@@ -181,7 +181,7 @@ def test_random_is_uniform_and_reproducible() -> None:
 def test_the_chi_square_check_has_power() -> None:
     # The helper must reject a visibly skewed distribution, or the tests above prove nothing.
     skewed = Counter({PODS[0]: 11_000, **dict.fromkeys(PODS[1:], 9_750)})
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match=r"assert 125\.0 < "):
         assert_distribution(skewed, dict.fromkeys(PODS, 1 / len(PODS)))
 
 
@@ -234,7 +234,7 @@ def test_acquire_begins_and_ends_around_the_block_even_on_error() -> None:
         assert ep == PODS[-1]
         assert spy.calls == [("begin", ep)]
     assert spy.calls == [("begin", ep), ("end", ep)]
-    with pytest.raises(KeyError), acquire(spy, RES):
+    with pytest.raises(KeyError, match="the request failed"), acquire(spy, RES):
         raise KeyError("the request failed")
     assert spy.calls[-1] == ("end", ep)
     assert len(spy.calls) == 4
@@ -258,7 +258,7 @@ def test_acquire_counts_in_flight_requests_of_least_outstanding() -> None:
             inside.append(lo.in_flight(ep))
             raise RuntimeError("the request failed")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=r"^the request failed$"):
         failing_request()
     assert inside == [1]
     assert all(lo.in_flight(ep) == 0 for ep in PODS)

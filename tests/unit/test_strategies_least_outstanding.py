@@ -64,7 +64,7 @@ def test_acquire_releases_on_error_and_end_never_goes_negative() -> None:
         with lo.acquire(RES):
             raise ConnectionError("reset by peer")
 
-    with pytest.raises(ConnectionError):
+    with pytest.raises(ConnectionError, match=r"^reset by peer$"):
         failing_request()
     assert all(lo.in_flight(ep) == 0 for ep in RES)
     lo.end(A)  # without begin: ignored

@@ -209,20 +209,26 @@ def test_in_flight_counting_and_reports_reach_the_inner_strategy() -> None:
 
 
 @pytest.mark.parametrize(
-    "options",
+    ("options", "message"),
     [
-        {"consecutive_failures": 0},
-        {"consecutive_failures": 2.5},
-        {"base_ejection": 0},
-        {"base_ejection": float("inf")},
-        {"max_ejection": 10.0},
-        {"max_ejected_fraction": 1.5},
-        {"max_ejected_fraction": -0.1},
-        {"interval": 0},
+        ({"consecutive_failures": 0}, "^consecutive_failures must be a positive integer, not 0$"),
+        (
+            {"consecutive_failures": 2.5},
+            r"^consecutive_failures must be a positive integer, not 2\.5$",
+        ),
+        ({"base_ejection": 0}, "^base_ejection must be a positive number, not 0$"),
+        ({"base_ejection": float("inf")}, "^base_ejection must be a positive number, not inf$"),
+        (
+            {"max_ejection": 10.0},
+            r"^max_ejection must be at least base_ejection \(30\.0\), not 10\.0$",
+        ),
+        ({"max_ejected_fraction": 1.5}, r"^max_ejected_fraction must be from 0 to 1, not 1\.5$"),
+        ({"max_ejected_fraction": -0.1}, r"^max_ejected_fraction must be from 0 to 1, not -0\.1$"),
+        ({"interval": 0}, "^interval must be a positive number, not 0$"),
     ],
 )
-def test_bad_options_are_refused(options: dict[str, float]) -> None:
-    with pytest.raises(ConfigurationError):
+def test_bad_options_are_refused(options: dict[str, float], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
         OutlierEjection(RoundRobin(), **options)  # type: ignore[arg-type]
 
 

@@ -101,26 +101,29 @@ def test_truncated_flag_and_extended_rcode() -> None:
 
 
 @pytest.mark.parametrize(
-    ("mangle", "match"),
+    ("mangle", "match", "oracle"),
     [
-        (lambda w: w[:8], "shorter than its header"),
-        (lambda w: w[:-3], "header is cut short"),  # the OPT record
-        (lambda w: w + b"\x00", "trailing junk"),
+        (lambda w: w[:8], "shorter than its header", "too short"),
+        (lambda w: w[:-3], "header is cut short", "DNS message is malformed"),  # the OPT record
+        (lambda w: w + b"\x00", "trailing junk", "extra junk at the end"),
         # the question name replaced by a pointer to itself
         (
             lambda w: (
                 w[:12] + b"\xc0\x0c" + w[12 + len(dns.name.from_text(QNAME).to_wire() or b"") :]
             ),
             "does not point back",
+            "points forward instead of backward",
         ),
     ],
 )
-def test_malformed_messages_raise_our_error(mangle: Callable[[bytes], bytes], match: str) -> None:
+def test_malformed_messages_raise_our_error(
+    mangle: Callable[[bytes], bytes], match: str, oracle: str
+) -> None:
     msg = response()
     msg.answer.append(dns.rrset.from_text(QNAME, 5, "IN", "A", "10.0.0.1"))
     wire = mangle(msg.to_wire())
     # dnspython, the oracle, refuses each of them too.
-    with pytest.raises(dns.exception.FormError):
+    with pytest.raises(dns.exception.FormError, match=oracle):
         dns.message.from_wire(wire)
     with pytest.raises(_wire.MalformedMessage, match=match):
         read_all(wire)
@@ -152,7 +155,7 @@ def test_a_broken_txt_record_is_malformed(rdata: bytes, match: str) -> None:
         head[:6] + b"\x00\x01" + head[8:] + b"\xc0\x0c" + struct.pack("!HHIH", 16, 1, 5, len(rdata))
     )
     wire += rdata
-    with pytest.raises(dns.exception.FormError):
+    with pytest.raises(dns.exception.FormError, match="OPT record occurred somewhere other than"):
         dns.message.from_wire(wire)
     with pytest.raises(_wire.MalformedMessage, match=match):
         read_all(wire)
