@@ -160,6 +160,78 @@ def test_failures_while_ejected_do_not_extend_the_ejection() -> None:
     assert strategy.ejected == frozenset()
 
 
+def test_the_same_sequence_object_sees_each_ejection_and_return() -> None:
+    # One Resolution object across every change: only the ejected set tells the view apart.
+    strategy, clock = guarded()
+    first, second = PODS[0], PODS[1]
+    assert seen(strategy) == set(PODS)
+    fail(strategy, first)
+    assert seen(strategy) == set(PODS) - {first}
+    clock.now += 10
+    fail(strategy, second)
+    assert seen(strategy) == set(PODS) - {first, second}
+    clock.now += 20  # the first comes back, the second is still out
+    assert seen(strategy) == set(PODS) - {second}
+    clock.now += 10
+    assert seen(strategy) == set(PODS)
+
+
+def test_a_list_changed_in_place_is_read_again_at_every_pick() -> None:
+    # A list may change under the same identity: no view of it is kept.
+    strategy, _ = guarded()
+    pods = list(PODS[:10])
+    strategy.pick(pods)
+    fail(strategy, pods[0])
+    assert seen(strategy, pods) == set(PODS[1:10])
+    pods[5] = PODS[15]
+    assert seen(strategy, pods) == set(PODS[1:10]) - {PODS[5]} | {PODS[15]}
+    pods.append(PODS[0])  # the ejected pod, twice: still out
+    assert PODS[0] not in seen(strategy, pods)
+
+
+def test_one_consecutive_failure_ejects_at_the_first_failure() -> None:
+    strategy, _ = guarded(consecutive_failures=1)
+    strategy.pick(PODS)
+    strategy.report_success(PODS[6])
+    assert strategy.ejected == frozenset()
+    strategy.report_failure(PODS[6])
+    assert strategy.ejected == {PODS[6]}
+    assert PODS[6] not in seen(strategy)
+    with pytest.raises(
+        ConfigurationError, match="^consecutive_failures must be a positive integer, not 0$"
+    ):
+        OutlierEjection(RoundRobin(), consecutive_failures=0)
+
+
+def test_two_consecutive_failures_need_two_in_a_row() -> None:
+    strategy, _ = guarded(consecutive_failures=2)
+    strategy.pick(PODS)
+    strategy.report_failure(PODS[6])
+    strategy.report_success(PODS[6])
+    strategy.report_failure(PODS[6])
+    assert strategy.ejected == frozenset()
+    strategy.report_failure(PODS[6])
+    assert strategy.ejected == {PODS[6]}
+
+
+def test_a_pod_that_leaves_and_comes_back_keeps_its_ejection_and_its_count() -> None:
+    # Nothing is forgotten when a pod drops out of a snapshot: a pod that left the
+    # answer for a moment (not ready) is the same pod when it is back.
+    strategy, clock = guarded()
+    without = Resolution.from_endpoints("svc", PODS[2:])
+    strategy.pick(PODS)
+    fail(strategy, PODS[0])
+    fail(strategy, PODS[1], 4)
+    assert seen(strategy, without) == set(without)
+    assert strategy.ejected == {PODS[0]}  # still out while away
+    back = Resolution.from_endpoints("svc", PODS)
+    assert PODS[0] not in seen(strategy, back)
+    strategy.report_failure(PODS[1])  # the fifth in a row, across its absence
+    assert strategy.ejected == {PODS[0], PODS[1]}
+    clock.now += 30
+    assert seen(strategy, back) == set(PODS)
+
+
 def test_the_view_is_built_once_per_snapshot_and_ejection(monkeypatch: pytest.MonkeyPatch) -> None:
     builds: list[int] = []
     real = as_tuple
