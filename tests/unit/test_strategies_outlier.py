@@ -198,7 +198,7 @@ def test_one_consecutive_failure_ejects_at_the_first_failure() -> None:
     assert strategy.ejected == {PODS[6]}
     assert PODS[6] not in seen(strategy)
     with pytest.raises(
-        ConfigurationError, match="^consecutive_failures must be a positive integer, not 0$"
+        ConfigurationError, match=r"^consecutive_failures must be a positive integer, not 0$"
     ):
         OutlierEjection(RoundRobin(), consecutive_failures=0)
 
