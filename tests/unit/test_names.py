@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from headless_discovery import InvalidNameError, PodEnvironment, ServiceName, parse_name
+from headless_discovery.names import in_srv_parent_domain, srv_parent_domain
 
 ENV = PodEnvironment(namespace="infrastructure", cluster_domain="cluster.local")
 CUSTOM = PodEnvironment(namespace="team-a", cluster_domain="corp.internal")
@@ -143,3 +144,111 @@ def test_the_aliases_of_a_service_are_every_name_a_client_may_use() -> None:
         assert svc.matches(host), host
     for host in ("api-headless.other", "api.shop", "api-headless.shop.svc.cluster", "", "10.0.0.1"):
         assert not svc.matches(host), host
+
+
+def _domain(length: int) -> str:
+    """A cluster domain of ``length`` characters, in labels of at most 63."""
+    labels = []
+    while length > 64:
+        labels.append("a" * 63)
+        length -= 64
+    return ".".join([*labels, "b" * length])
+
+
+def test_the_cluster_domain_and_the_full_name_at_253_characters_and_one_past() -> None:
+    assert len(_domain(243)) == 243
+    at_limit = ServiceName("db", "ns", _domain(243))  # db.ns.svc. + 243
+    assert len(at_limit.fqdn) == 253
+    with pytest.raises(
+        InvalidNameError,
+        match=r"^invalid name .*: the full name is 254 characters long; DNS allows at most 253$",
+    ):
+        ServiceName("db", "ns", _domain(244))
+    with pytest.raises(InvalidNameError, match="the full name is 262 characters long"):
+        ServiceName("db", "ns", _domain(252))
+    with pytest.raises(InvalidNameError, match="the full name is 263 characters long"):
+        ServiceName("db", "ns", _domain(253))
+    with pytest.raises(
+        InvalidNameError,
+        match=r"^invalid name .*: the cluster domain is longer than 253 characters$",
+    ):
+        ServiceName("db", "ns", _domain(254))
+
+
+def test_pod_and_srv_names_at_253_characters_and_one_past() -> None:
+    svc = ServiceName("db", "ns", _domain(233))  # a 243-character FQDN
+    assert len(svc.pod("p" * 9)) == 253
+    with pytest.raises(InvalidNameError, match="the full name is 254 characters long"):
+        svc.pod("p" * 10)
+    assert len(svc.srv("abc")) == 253  # _abc._tcp. is 10 characters
+    with pytest.raises(InvalidNameError, match="the full name is 254 characters long"):
+        svc.srv("abcd")
+
+
+def test_a_port_name_of_15_characters_is_accepted_and_16_refused() -> None:
+    svc = ServiceName("db", "ns", "cluster.local")
+    assert svc.srv("a" * 15) == "_" + "a" * 15 + "._tcp.db.ns.svc.cluster.local"
+    with pytest.raises(
+        InvalidNameError,
+        match=r"^invalid name .*: the port name '"
+        + "a" * 16
+        + "' is longer than 15 characters \\(IANA service name\\)$",
+    ):
+        svc.srv("a" * 16)
+    with pytest.raises(InvalidNameError, match="the port name is empty"):
+        parse_name("_._tcp.db.ns", environment=ENV)
+    with pytest.raises(InvalidNameError, match=r"SRV name looks like _<port-name>\._<protocol>"):
+        parse_name("_http.db.ns", environment=ENV)
+    with pytest.raises(InvalidNameError, match=r"SRV name looks like _<port-name>\._<protocol>"):
+        parse_name("_http._tcp", environment=ENV)
+
+
+@pytest.mark.parametrize("protocol", ["tcp", "udp", "sctp", "UDP"])
+def test_each_srv_protocol_builds_and_parses(protocol: str) -> None:
+    svc = ServiceName("db", "ns", "cluster.local")
+    name = svc.srv("http", protocol)  # type: ignore[arg-type]
+    assert name == f"_http._{protocol.lower()}.db.ns.svc.cluster.local"
+    parsed = parse_name(name)
+    assert (parsed.port_name, parsed.protocol, parsed.service) == ("http", protocol.lower(), svc)
+    assert parsed.fqdn == name
+
+
+def test_only_the_missing_part_comes_from_the_environment() -> None:
+    assert ServiceName("db", "prod", environment=CUSTOM).fqdn == "db.prod.svc.corp.internal"
+    assert ServiceName("db", cluster_domain="x.y", environment=CUSTOM).fqdn == "db.team-a.svc.x.y"
+
+
+def test_a_service_name_is_a_value_with_a_repr() -> None:
+    svc = ServiceName("db", "prod", "cluster.local")
+    assert repr(svc) == "ServiceName('db', namespace='prod', cluster_domain='cluster.local')"
+    assert svc != "db.prod.svc.cluster.local"
+    assert svc != ServiceName("db", "prod", "cluster.remote")
+    assert {svc: 1}[ServiceName("DB", "Prod", "cluster.local.")] == 1
+    with pytest.raises(AttributeError, match=r"^ServiceName is immutable; cannot delete 'name'$"):
+        del svc.name  # type: ignore[misc]
+    with pytest.raises(AttributeError, match=r"^ServiceName is immutable; cannot set 'extra'$"):
+        svc.extra = 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("target", "parent", "inside"),
+    [
+        ("mongodb-0.db.ns.svc.cluster.local.", "ns.svc.cluster.local", True),
+        ("MONGODB-0.DB.NS.SVC.CLUSTER.LOCAL", "ns.svc.cluster.local.", True),
+        ("mongodb-0.ns.svc.cluster.local", "ns.svc.cluster.local", True),
+        ("ns.svc.cluster.local", "ns.svc.cluster.local", False),
+        ("mongodb-0.evilns.svc.cluster.local", "ns.svc.cluster.local", False),
+        ("mongodb-0.db.other.svc.cluster.local", "ns.svc.cluster.local", False),
+        (None, "ns.svc.cluster.local", False),
+        ("mongodb-0.db.ns.svc.cluster.local", "", False),
+    ],
+)
+def test_srv_targets_inside_and_outside_the_parent_domain(
+    target: str | None, parent: str, inside: bool
+) -> None:
+    assert in_srv_parent_domain(target, parent) is inside
+
+
+def test_the_parent_domain_is_the_host_without_its_first_label() -> None:
+    assert srv_parent_domain("MongoDB.DB.svc.cluster.local.") == "db.svc.cluster.local"
+    assert srv_parent_domain("localhost") == ""
