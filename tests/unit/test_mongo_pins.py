@@ -146,3 +146,73 @@ def test_seed_list_passes_cluster_domain_and_separator_down() -> None:
         resolver=resolver,
     )
     assert servers == "10.0.0.1:9092;10.0.0.2:9092"
+
+
+# -- each argument of the wrong type or empty, with its error --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        ({"username": "u", "password": 5}, r"^the password must be a string$"),
+        ({"username": ""}, r"^the username must be a non-empty string$"),
+        ({"username": 5, "password": "p"}, r"^the username must be a non-empty string$"),
+        ({"database": ""}, r"^the database name must be a non-empty string$"),
+        ({"replica_set": ""}, r"^the replica set name must be a non-empty string$"),
+        ({"replica_set": 5}, r"^the replica set name must be a non-empty string$"),
+        (
+            {"options": {"appName": None}},
+            r"^the value of option 'appName' must be a string, number or bool$",
+        ),
+        (
+            {"options": {"appName": b"x"}},
+            r"^the value of option 'appName' must be a string, number or bool$",
+        ),
+        ({"options": {5: "x"}}, r"^5 is not a MongoDB URI option name$"),
+        ({"options": {"1tls": "x"}}, r"^'1tls' is not a MongoDB URI option name$"),
+    ],
+)
+def test_arguments_of_the_wrong_type_are_refused(parts: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        build_mongo_uri(ONE, **parts)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=message):
+        build_mongo_srv_uri("db.ns.svc.cluster.local", **parts)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("limit", [1.5, True, None, "1.5", ""])
+def test_srv_max_hosts_must_be_an_integer(limit: object) -> None:
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^the value of option 'srvMaxHosts' must be a non-negative integer$",
+    ):
+        build_mongo_srv_uri("db.ns.svc.cluster.local", options={"srvMaxHosts": limit})  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize("limit", [0, "0", 1, "3"])
+def test_srv_max_hosts_as_int_or_string(limit: int | str) -> None:
+    uri = build_mongo_srv_uri("db.ns.svc.cluster.local", options={"srvMaxHosts": limit})
+    assert uri == f"mongodb+srv://db.ns.svc.cluster.local/?srvMaxHosts={limit}"
+    assert parse_srv_uri(uri)["options"]["srvMaxHosts"] == int(limit)
+    if int(limit):
+        with pytest.raises(
+            ConfigurationError,
+            match=r"^srvMaxHosts cannot be combined with replicaSet or loadBalanced$",
+        ):
+            build_mongo_srv_uri(
+                "db.ns.svc.cluster.local", replica_set="rs0", options={"srvMaxHosts": limit}
+            )
+        with pytest.raises(
+            ConfigurationError,
+            match=r"^srvMaxHosts cannot be combined with replicaSet or loadBalanced$",
+        ):
+            build_mongo_srv_uri(
+                "db.ns.svc.cluster.local", options={"srvMaxHosts": limit, "loadBalanced": "true"}
+            )
+        with pytest.raises(
+            ConfigurationError, match=r"^srvMaxHosts is only allowed in mongodb\+srv:// URIs$"
+        ):
+            build_mongo_uri(ONE, options={"srvMaxHosts": limit})
+    else:
+        assert build_mongo_uri(ONE, replica_set="rs0", options={"srvMaxHosts": limit}) == (
+            f"mongodb://10.244.0.10:27017/?srvMaxHosts={limit}&replicaSet=rs0"
+        )
