@@ -21,6 +21,7 @@ from headless_discovery.plan import (
     plan_dns_name,
     plan_mongo,
     plan_service,
+    service_name,
 )
 
 SVC = ServiceName("db", "prod", "cluster.local")
@@ -136,3 +137,63 @@ def test_a_mongo_plan_checks_every_part_up_front() -> None:
         plan_mongo(SVC, hosts="dns")  # type: ignore[typeddict-item]
     with pytest.raises(TypeError, match="unexpected keyword argument 'replicaset'"):
         plan_mongo(SVC, replicaset="rs0")  # type: ignore[call-arg]
+
+
+def test_srv_needs_a_service_name() -> None:
+    for name in ("mongodb-0.db.prod.svc.cluster.local", "_mongodb._tcp.db.prod.svc.cluster.local"):
+        with pytest.raises(
+            ConfigurationError, match=r"^srv= needs a Service name, not a per-pod or SRV name$"
+        ):
+            plan_service(name, srv="mongodb")
+    with pytest.raises(
+        ConfigurationError, match=r"^port= cannot be used with SRV records: they carry the port$"
+    ):
+        plan_service("_mongodb._tcp.db.prod.svc.cluster.local", port=27017)
+    udp = plan_service(SVC, srv="dns", protocol="udp")
+    assert udp.qname == "_dns._udp.db.prod.svc.cluster.local."
+
+
+def test_a_mongo_srv_plan_with_the_default_port_name_names_no_service() -> None:
+    plan = plan_mongo(SVC, srv=True, replica_set="rs0")
+    assert plan.lookup is None
+    assert plan.uri(()) == "mongodb+srv://db.prod.svc.cluster.local/?replicaSet=rs0"
+    with pytest.raises(
+        ConfigurationError, match=r"^hosts= has no meaning with srv=True: the driver resolves$"
+    ):
+        plan_mongo(SVC, srv=True, hosts="ip")
+    with pytest.raises(
+        ConfigurationError, match=r"^resolver= and allowed_networks= have no effect"
+    ):
+        plan_mongo(SVC, srv=True, lookup_options=True)
+
+
+def test_a_mongo_plan_by_ip_asks_the_service_with_the_port() -> None:
+    plan = plan_mongo("db.prod.svc.cluster.local", allowed_networks=["10.0.0.0/8"])
+    assert plan.lookup is not None
+    assert (plan.lookup.qname, plan.lookup.port, plan.lookup.srv) == (
+        "db.prod.svc.cluster.local.",
+        27017,
+        False,
+    )
+    assert [str(n) for n in plan.lookup.networks or ()] == ["10.0.0.0/8"]
+    assert plan_mongo(SVC, port=27018).lookup.port == 27018  # type: ignore[union-attr]
+    assert plan.uri([Endpoint("10.0.0.1", 27017)]) == "mongodb://10.0.0.1:27017/"
+
+
+def test_service_name_takes_a_name_object_a_bare_name_with_parts_or_any_form() -> None:
+    assert service_name(SVC) is SVC
+    assert service_name("db", namespace="prod", cluster_domain="cluster.local") == SVC
+    assert service_name("db.prod.svc.cluster.local.") == SVC
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^namespace and cluster_domain cannot be given with a ServiceName; they are part",
+    ):
+        service_name(SVC, namespace="prod")
+    with pytest.raises(ConfigurationError, match=r"^namespace and cluster_domain cannot be given"):
+        service_name(SVC, cluster_domain="cluster.local")
+    with pytest.raises(
+        ConfigurationError, match=r"^'db\.prod' already names a namespace or domain; give the bare"
+    ):
+        service_name("db.prod", cluster_domain="cluster.local")
+    with pytest.raises(ConfigurationError, match=r"^'db\.prod\.' already names a namespace"):
+        service_name("db.prod.", namespace="prod")
