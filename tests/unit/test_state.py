@@ -236,3 +236,18 @@ def test_a_lookup_overtaken_by_a_newer_one_is_not_counted() -> None:
     state.apply(snapshot("10.0.0.2"), second, 100.0)
     state.apply(snapshot("10.0.0.1"), first, 101.0)
     assert state.stats(101.0).refreshes == 1
+
+
+def test_a_waiter_on_a_closed_discovery_is_refused() -> None:
+    state = started()
+    state.close()
+    with pytest.raises(
+        DiscoveryError, match=r"^discovery of api\.shop\.svc\.cluster\.local\. is closed$"
+    ):
+        Waiter(state, 1, 1.0, now=0.0)
+    with pytest.raises(ConfigurationError, match=r"^wait_for needs a timeout >= 0 seconds$"):
+        Waiter(started(), 1, float("nan"), now=0.0)
+    with pytest.raises(
+        ConfigurationError, match=r"^wait_for needs a count of at least 1, not 1\.0$"
+    ):
+        Waiter(started(), 1.0, 1.0, now=0.0)  # type: ignore[arg-type]
