@@ -499,3 +499,27 @@ def test_a_child_forked_while_threads_use_the_strategy_can_use_it() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0", "children that hung (or failed, x100)"
+
+
+def test_successes_reach_an_inner_strategy_that_tracks_failures() -> None:
+    inner, clock = guarded()
+    outer = OutlierEjection(inner, consecutive_failures=100, clock=clock)
+    outer.pick(PODS)
+    inner.pick(PODS)
+    fail(outer, PODS[0], 4)
+    outer.report_success(PODS[0])  # resets the inner count too
+    fail(outer, PODS[0], 4)
+    assert inner.ejected == frozenset()
+    outer.report_failure(PODS[0])
+    assert inner.ejected == {PODS[0]}
+    assert outer.ejected == frozenset()
+
+
+def test_begin_and_end_are_no_ops_over_a_strategy_that_counts_nothing() -> None:
+    strategy, _ = guarded()
+    strategy.begin(PODS[0])
+    strategy.end(PODS[0])
+    with acquire(strategy, PODS) as ep:
+        assert ep in PODS
+    assert list(strategy.prepare_in_slices(PODS)) == []
+    strategy.prepare(PODS)
