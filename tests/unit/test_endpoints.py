@@ -187,3 +187,28 @@ def test_endpoints_that_differ_only_in_weight_are_both_kept_in_a_fixed_order() -
     light = Endpoint("10.0.0.1", 80, "db-0.db", 0, 5)
     for order in ([heavy, light, heavy], [light, heavy]):
         assert Resolution.from_endpoints("db", order).endpoints == (light, heavy)
+
+
+@pytest.mark.parametrize(("field", "low"), [("port", 1), ("priority", 0), ("weight", 0)])
+def test_each_number_at_its_limits_and_one_past(field: str, low: int) -> None:
+    what = {"port": "the port", "priority": "the SRV priority", "weight": "the SRV weight"}[field]
+    for value in (low, 65535):
+        assert getattr(Endpoint("10.0.0.1", **{field: value}), field) == value  # type: ignore[arg-type]
+    for value in (low - 1, 65536, 1.0, "1", True):
+        with pytest.raises(
+            ConfigurationError,
+            match=rf"^{what} must be an integer from {low} to 65535, not {value!r}$",
+        ):
+            Endpoint("10.0.0.1", **{field: value})  # type: ignore[arg-type]
+
+
+def test_a_hostname_of_253_characters_is_accepted_and_254_refused() -> None:
+    labels = ["a" * 63] * 3 + ["b" * 61]
+    longest = ".".join(labels)
+    assert len(longest) == 253
+    assert Endpoint("10.0.0.1", hostname=longest + ".").hostname == longest
+    with pytest.raises(InvalidNameError, match=r"the endpoint hostname is not a DNS name$"):
+        Endpoint("10.0.0.1", hostname=longest + "b")
+    with pytest.raises(InvalidNameError, match=r"the endpoint hostname is not a DNS name$"):
+        Endpoint("10.0.0.1", hostname="a" * 64 + ".example")
+    assert Endpoint("10.0.0.1", hostname="a" * 63 + ".example").hostname == "a" * 63 + ".example"
