@@ -262,3 +262,29 @@ def test_bad_new_fields_are_refused(kwargs: dict[str, float], match: str) -> Non
 )
 def test_new_fields_at_their_limits_are_accepted(kwargs: dict[str, float]) -> None:
     assert RefreshPolicy(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "name", ["default_interval", "negative_interval", "backoff_base", "backoff_max"]
+)
+def test_each_positive_field_refuses_zero_and_takes_a_little_more(name: str) -> None:
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be positive$"):
+        RefreshPolicy(**{name: 0})  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be positive$"):
+        RefreshPolicy(**{name: float("nan")})  # type: ignore[arg-type]
+    assert getattr(RefreshPolicy(**{name: 1e-9}), name) == 1e-9  # type: ignore[arg-type]
+
+
+def test_the_old_fields_at_their_limits_and_one_past() -> None:
+    assert RefreshPolicy(min_interval=5, max_interval=5).min_interval == 5
+    assert RefreshPolicy(jitter=0.0).jitter == 0.0
+    assert RefreshPolicy(jitter=0.999).jitter == 0.999
+    assert RefreshPolicy(max_stale=0).max_stale == 0
+    with pytest.raises(ConfigurationError, match=r"^jitter must be a fraction from 0 to below 1$"):
+        RefreshPolicy(jitter=-0.01)
+    with pytest.raises(ConfigurationError, match=r"^need 0 < min_interval <= max_interval$"):
+        RefreshPolicy(min_interval=5.01, max_interval=5)
+    with pytest.raises(ConfigurationError, match=r"^need 0 < min_interval <= max_interval$"):
+        RefreshPolicy(min_interval=-1, max_interval=5)
+    with pytest.raises(ConfigurationError, match=r"^max_stale must not be negative$"):
+        RefreshPolicy(max_stale=-0.01)
