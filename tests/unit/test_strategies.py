@@ -481,3 +481,22 @@ def test_acquire_decides_in_flight_tracking_by_protocol_once_per_type(
             pass
     assert checks == [Spy, PickFirst]
     assert spy.calls == [("begin", PODS[-1]), ("end", PODS[-1])] * 3
+
+
+@pytest.mark.parametrize("strategy", every_strategy(), ids=repr)
+def test_a_list_changed_in_place_is_read_again(strategy: Strategy) -> None:
+    # A list may change under the same identity: no strategy keeps tables of it.
+    pods = list(PODS[:3])
+    assert {strategy.pick(pods, "k") for _ in range(20)} <= set(PODS[:3])
+    pods[:] = [PODS[4]]
+    assert {strategy.pick(pods, "k") for _ in range(20)} == {PODS[4]}
+    pods.append(PODS[3])
+    assert {strategy.pick(pods, "k") for _ in range(60)} <= {PODS[3], PODS[4]}
+
+
+def test_the_simple_strategies_repr() -> None:
+    assert [repr(s) for s in (PickFirst(), RoundRobin(), Random(random.Random(1)))] == [
+        "PickFirst()",
+        "RoundRobin()",
+        "Random()",
+    ]
