@@ -163,3 +163,13 @@ def test_idle_pods_that_left_are_forgotten_busy_ones_once_idle() -> None:
     lo.pick(Resolution.from_endpoints("svc", (gone_idle, stays)))
     assert lo.in_flight(gone_idle) == 0
     assert lo.in_flight(stays) == 1
+
+
+def test_choices_at_their_limits_and_one_past_with_the_message() -> None:
+    assert repr(LeastOutstanding(choices=2)) == "LeastOutstanding(choices=2)"
+    assert repr(LeastOutstanding(choices=10)) == "LeastOutstanding(choices=10)"
+    for bad in (1, 11):
+        with pytest.raises(
+            ConfigurationError, match=rf"^choices must be an integer from 2 to 10, not {bad}$"
+        ):
+            LeastOutstanding(choices=bad)
