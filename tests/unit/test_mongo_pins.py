@@ -71,12 +71,28 @@ def test_false_is_no_restriction_on_the_hosts(value: bool | str) -> None:
 
 
 def test_load_balanced_refuses_a_replica_set_and_direct_connection() -> None:
-    with pytest.raises(ConfigurationError, match="cannot be combined with replicaSet"):
+    with pytest.raises(
+        ConfigurationError, match=r"^loadBalanced=true cannot be combined with replicaSet$"
+    ):
         build_mongo_uri(ONE, replica_set="rs0", options={"loadBalanced": "true"})
-    with pytest.raises(ConfigurationError, match="cannot be combined with directConnection"):
+    with pytest.raises(
+        ConfigurationError, match=r"^loadBalanced=true cannot be combined with directConnection$"
+    ):
         build_mongo_uri(ONE, options={"loadBalanced": True, "directConnection": "true"})
-    with pytest.raises(ConfigurationError, match="needs exactly one host and no mongodb"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^directConnection=true needs exactly one host and no mongodb\+srv://$",
+    ):
         build_mongo_srv_uri("a.b", options={"directConnection": True})
+
+
+def test_a_database_name_with_several_bad_characters_names_each() -> None:
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^the database name 'a\.b\$c' contains '\$', '\.'; MongoDB database names "
+        r"cannot hold / \\ \. space \" \$ or NUL$",
+    ):
+        build_mongo_uri(ONE, database="a.b$c")
 
 
 def test_string_values_are_escaped_and_read_back() -> None:
