@@ -317,3 +317,23 @@ def test_the_srv_host_is_lower_case_without_its_trailing_dot() -> None:
         match=r"^mongodb\+srv:// needs one DNS name with at least two labels, no port: 5$",
     ):
         build_mongo_srv_uri(5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        ({"database": "a.b"}, r"^the database name 'a\.b' contains '\.'"),
+        ({"options": {"bad key": 1}}, r"^'bad key' is not a MongoDB URI option name$"),
+        ({"replica_set": ""}, r"^the replica set name must be a non-empty string$"),
+        (
+            {"replica_set": "a", "options": {"replicaSet": "b"}},
+            r"^replicaSet is given both as replica_set= and in options$",
+        ),
+        ({"password": "p"}, r"^a password was given without a username$"),
+    ],
+)
+def test_mongo_options_are_checked_when_made_before_any_host_is_known(
+    parts: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        MongoOptions(**parts)  # type: ignore[arg-type]
