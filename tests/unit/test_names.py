@@ -195,7 +195,9 @@ def test_a_port_name_of_15_characters_is_accepted_and_16_refused() -> None:
         + "' is longer than 15 characters \\(IANA service name\\)$",
     ):
         svc.srv("a" * 16)
-    with pytest.raises(InvalidNameError, match="the port name is empty"):
+    with pytest.raises(
+        InvalidNameError, match=r"^invalid name '_\._tcp\.db\.ns': the port name is empty$"
+    ):
         parse_name("_._tcp.db.ns", environment=ENV)
     with pytest.raises(InvalidNameError, match=r"SRV name looks like _<port-name>\._<protocol>"):
         parse_name("_http.db.ns", environment=ENV)
@@ -252,3 +254,60 @@ def test_srv_targets_inside_and_outside_the_parent_domain(
 def test_the_parent_domain_is_the_host_without_its_first_label() -> None:
     assert srv_parent_domain("MongoDB.DB.svc.cluster.local.") == "db.svc.cluster.local"
     assert srv_parent_domain("localhost") == ""
+
+
+@pytest.mark.parametrize(
+    ("build", "name", "reason"),
+    [
+        (lambda svc: svc.pod(5), "5", "the pod hostname must be a string, not int"),
+        (
+            lambda svc: svc.pod("k\u00e9"),
+            "k\u00e9",
+            "the pod hostname contains the non-ASCII character '\u00e9'; DNS labels are ASCII",
+        ),
+        (
+            lambda svc: svc.pod("Mongo_0"),
+            "mongo_0",
+            "the pod hostname 'mongo_0' has '_' at position 5; only lower-case letters, "
+            "digits and '-' are allowed",
+        ),
+        (
+            lambda svc: svc.pod("-0"),
+            "-0",
+            "the pod hostname '-0' must start and end with a letter or digit",
+        ),
+        (lambda svc: svc.srv(5), "5", "the port name must be a string, not int"),
+        (
+            lambda svc: svc.srv("Mon--Go"),
+            "mon--go",
+            "the port name 'mon--go' contains '--'",
+        ),
+        (lambda svc: svc.srv("http", 5), "5", "the protocol must be a string, not int"),
+        (lambda svc: svc.srv("http", "ICMP"), "ICMP", "the protocol must be tcp, udp or sctp"),
+    ],
+)
+def test_pod_and_srv_errors_name_the_part_and_say_why(
+    build: object, name: str, reason: str
+) -> None:
+    svc = ServiceName("db", "ns", "cluster.local")
+    with pytest.raises(InvalidNameError) as info:
+        build(svc)  # type: ignore[operator]
+    assert (info.value.name, info.value.reason) == (name, reason)
+    assert str(info.value) == f"invalid name {name!r}: {reason}"
+
+
+def test_a_pod_hostname_may_start_with_a_digit() -> None:
+    svc = ServiceName("db", "ns", "cluster.local")
+    assert svc.pod("0-web") == "0-web.db.ns.svc.cluster.local"
+
+
+def test_matches_strips_the_dot_before_lowering_the_case() -> None:
+    svc = ServiceName("box", "ns", "cluster.local")
+    assert svc.matches("BOX")
+    assert svc.matches("BOX.NS.")
+    assert not svc.matches(5)  # type: ignore[arg-type]
+
+
+def test_different_names_hash_apart() -> None:
+    hashes = {hash(ServiceName(f"s{i}", "ns", "cluster.local")) for i in range(50)}
+    assert len(hashes) > 1
