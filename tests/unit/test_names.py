@@ -282,6 +282,11 @@ def test_the_parent_domain_is_the_host_without_its_first_label() -> None:
             "mon--go",
             "the port name 'mon--go' contains '--'",
         ),
+        (
+            lambda svc: svc.srv("-http"),
+            "-http",
+            "the port name '-http' must start and end with a letter or digit",
+        ),
         (lambda svc: svc.srv("http", 5), "5", "the protocol must be a string, not int"),
         (lambda svc: svc.srv("http", "ICMP"), "ICMP", "the protocol must be tcp, udp or sctp"),
     ],
@@ -311,3 +316,14 @@ def test_matches_strips_the_dot_before_lowering_the_case() -> None:
 def test_different_names_hash_apart() -> None:
     hashes = {hash(ServiceName(f"s{i}", "ns", "cluster.local")) for i in range(50)}
     assert len(hashes) > 1
+
+
+def test_service_parse_names_the_whole_text_it_refuses() -> None:
+    text = "Mongodb-0.db.prod.svc.cluster.local"
+    with pytest.raises(InvalidNameError) as info:
+        ServiceName.parse(text)
+    assert info.value.name == text
+    assert info.value.reason == (
+        "this is a per-pod name, not a Service name; use parse_name() for it, or give the "
+        "Service name 'db.prod.svc.cluster.local'"
+    )
