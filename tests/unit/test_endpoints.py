@@ -134,7 +134,7 @@ dotted = st.lists(
 ).map(".".join)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.one_of(dotted, st.ip_addresses().map(str), st.text(max_size=20)))
 def test_addresses_are_accepted_and_canonical_exactly_as_ipaddress_says(text: str) -> None:
     try:
@@ -149,7 +149,7 @@ def test_addresses_are_accepted_and_canonical_exactly_as_ipaddress_says(text: st
     assert ep == Endpoint(ip.compressed, 1)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.ip_addresses(), max_size=20))
 def test_addresses_sort_as_ipaddress_orders_them(
     ips: list[ipaddress.IPv4Address | ipaddress.IPv6Address],
