@@ -327,3 +327,70 @@ def test_service_parse_names_the_whole_text_it_refuses() -> None:
         "this is a per-pod name, not a Service name; use parse_name() for it, or give the "
         "Service name 'db.prod.svc.cluster.local'"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (
+            "1db.ns",
+            "the Service name '1db' must start with a letter (Kubernetes Service names are "
+            "DNS-1035 labels)",
+        ),
+        (
+            "db_x.ns",
+            "the Service name 'db_x' has '_' at position 2; only lower-case letters, digits "
+            "and '-' are allowed",
+        ),
+        ("db.-ns", "the namespace '-ns' must start and end with a letter or digit"),
+        ("db..svc.cluster.local", "the namespace is empty"),
+        ("", "the name is empty"),
+        (".", "the name is empty"),
+        (
+            "a.b.c",
+            "expected <service>, <service>.<namespace>, <service>.<namespace>.svc[.<domain>] "
+            "or <pod>.<service>.<namespace>.svc[.<domain>]; found 'c' where 'svc' belongs",
+        ),
+        (
+            "db.ns.",
+            "a name with a trailing dot is absolute, so it must be complete: "
+            "<service>.<namespace>.svc.<cluster-domain>.",
+        ),
+        (
+            "db.ns.svc.clu_ster.local",
+            "the cluster domain label 'clu_ster' has '_' at position 3; only lower-case "
+            "letters, digits and '-' are allowed",
+        ),
+        ("\u212a8s.ns", "the name contains the non-ASCII character '\u212a'; DNS labels are ASCII"),
+        ("_http.db.ns", "an SRV name looks like _<port-name>._<protocol>.<service>"),
+        ("_mongodb._xtp.db.ns", "the SRV protocol 'xtp' is not tcp, udp or sctp"),
+        ("_80._tcp.db.ns", "the port name '80' must contain a letter"),
+        (
+            "Mongo_0.db.ns.svc.cluster.local",
+            "the pod hostname 'mongo_0' has '_' at position 5; only lower-case letters, "
+            "digits and '-' are allowed",
+        ),
+        (
+            "db.ns.svc." + "a." * 122 + "bc",
+            "the name is 254 characters long; DNS allows at most 253",
+        ),
+    ],
+)
+def test_parse_name_refuses_with_the_whole_text_and_the_exact_reason(
+    text: str, reason: str
+) -> None:
+    with pytest.raises(InvalidNameError) as info:
+        parse_name(text, environment=ENV)
+    assert (info.value.name, info.value.reason) == (text, reason)
+
+
+def test_parse_name_refuses_what_is_not_a_string() -> None:
+    with pytest.raises(InvalidNameError) as info:
+        parse_name(5)  # type: ignore[arg-type]
+    assert (info.value.name, info.value.reason) == ("5", "the name must be a string, not int")
+
+
+def test_a_name_of_253_characters_parses() -> None:
+    text = "db.ns.svc." + "a." * 121 + "b"
+    assert len(text) == 253
+    assert parse_name(text + ".").fqdn == text
