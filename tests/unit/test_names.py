@@ -371,7 +371,7 @@ def test_service_parse_names_the_whole_text_it_refuses() -> None:
             "digits and '-' are allowed",
         ),
         (
-            "db.ns.svc." + "a." * 122 + "bc",
+            "db.ns.svc." + "a." * 121 + "bc",
             "the name is 254 characters long; DNS allows at most 253",
         ),
     ],
