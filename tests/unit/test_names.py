@@ -394,3 +394,26 @@ def test_a_name_of_253_characters_parses() -> None:
     text = "db.ns.svc." + "a." * 121 + "b"
     assert len(text) == 253
     assert parse_name(text + ".").fqdn == text
+
+
+@pytest.mark.parametrize(
+    ("parts", "name", "reason"),
+    [
+        ((42, "ns", "cluster.local"), "42", "the Service name must be a string, not int"),
+        (("db", 42, "cluster.local"), "42", "the namespace must be a string, not int"),
+        (("db", "ns", 42), "42", "the cluster domain must be a string, not int"),
+        (
+            ("db", "ns", "clu_ster.local"),
+            "clu_ster.local",
+            "the cluster domain label 'clu_ster' has '_' at position 3; only lower-case "
+            "letters, digits and '-' are allowed",
+        ),
+        (("db", "ns", "a" * 254), "a" * 254, "the cluster domain is longer than 253 characters"),
+    ],
+)
+def test_service_name_errors_name_the_part_and_say_why(
+    parts: tuple[object, object, object], name: str, reason: str
+) -> None:
+    with pytest.raises(InvalidNameError) as info:
+        ServiceName(*parts)  # type: ignore[arg-type]
+    assert (info.value.name, info.value.reason) == (name, reason)
