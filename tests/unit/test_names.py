@@ -409,6 +409,38 @@ def test_a_name_of_253_characters_parses() -> None:
             "letters, digits and '-' are allowed",
         ),
         (("db", "ns", "a" * 254), "a" * 254, "the cluster domain is longer than 253 characters"),
+        (
+            ("1db", "ns", "cluster.local"),
+            "1db",
+            "the Service name '1db' must start with a letter (Kubernetes Service names are "
+            "DNS-1035 labels)",
+        ),
+        (
+            ("d\u00e9", "ns", "cluster.local"),
+            "d\u00e9",
+            "the Service name contains the non-ASCII character '\u00e9'; DNS labels are ASCII",
+        ),
+        (("db", "", "cluster.local"), "", "the namespace is empty"),
+        (
+            ("db", "n\u00e9", "cluster.local"),
+            "n\u00e9",
+            "the namespace contains the non-ASCII character '\u00e9'; DNS labels are ASCII",
+        ),
+        (
+            ("db", "x" * 64, "cluster.local"),
+            "x" * 64,
+            f"the namespace {'x' * 64!r} is 64 characters long; at most 63 are allowed",
+        ),
+        (
+            ("db", "ns", "cluster.loc\u00e9"),
+            "cluster.loc\u00e9",
+            "the cluster domain contains the non-ASCII character '\u00e9'; DNS labels are ASCII",
+        ),
+        (
+            ("db", "ns", _domain(244)),
+            "db.ns.svc." + _domain(244),
+            "the full name is 254 characters long; DNS allows at most 253",
+        ),
     ],
 )
 def test_service_name_errors_name_the_part_and_say_why(
