@@ -755,3 +755,8 @@ def test_a_target_without_address_is_logged_by_name(caplog: pytest.LogCaptureFix
         "SRV target a.example. has no usable address: "
         + str(core.error_for(core.NxDomain("a.example.", "A", ()), config()))
     ]
+
+
+def test_a_txt_answer_is_named_as_asked() -> None:
+    answer = core.txt_answer("db", answered(((b"a=b",),)))
+    assert (answer.name, answer.texts) == ("db", ("a=b",))
