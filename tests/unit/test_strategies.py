@@ -500,3 +500,34 @@ def test_the_simple_strategies_repr() -> None:
         "RoundRobin()",
         "Random()",
     ]
+
+
+@pytest.mark.parametrize("make", [lambda: Weighted(random.Random(1)), LeastOutstanding])
+def test_preparing_the_same_snapshot_twice_builds_once(
+    make: Callable[[], Strategy], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds: list[int] = []
+    real = _base.as_tuple
+
+    def counting(endpoints: Sequence[Endpoint]) -> tuple[Endpoint, ...]:
+        builds.append(1)
+        return real(endpoints)
+
+    monkeypatch.setattr(_weighted, "as_tuple", counting)
+    monkeypatch.setattr(_least, "as_tuple", counting)
+    strategy = make()
+    assert isinstance(strategy, Preparing)
+    assert isinstance(strategy, PreparingInSlices)
+    strategy.prepare(RES)
+    strategy.prepare(RES)
+    assert list(strategy.prepare_in_slices(RES)) == []
+    assert len(builds) == 1
+
+
+def test_the_empty_error_says_why_there_may_be_nothing() -> None:
+    with pytest.raises(
+        NoEndpointsError,
+        match=r"^there are no endpoints to pick from: the Service has no ready pods "
+        r"\(or every pod was filtered out\)$",
+    ):
+        RoundRobin().pick(())

@@ -16,6 +16,7 @@ from headless_discovery import (
     Endpoint,
     LeastOutstanding,
     OutlierEjection,
+    PickFirst,
     Resolution,
     RoundRobin,
     acquire,
@@ -523,3 +524,46 @@ def test_begin_and_end_are_no_ops_over_a_strategy_that_counts_nothing() -> None:
         assert ep in PODS
     assert list(strategy.prepare_in_slices(PODS)) == []
     strategy.prepare(PODS)
+
+
+def test_the_pick_that_brings_a_pod_back_may_pick_it() -> None:
+    clock = FakeClock()
+    strategy = OutlierEjection(PickFirst(), clock=clock)
+    strategy.pick(PODS)
+    fail(strategy, PODS[0])
+    assert strategy.pick(PODS) == PODS[1]
+    clock.now += 30
+    assert strategy.pick(PODS) == PODS[0]
+
+
+def test_eject_return_and_eject_another_on_one_sequence() -> None:
+    clock = FakeClock()
+    strategy = OutlierEjection(PickFirst(), clock=clock)
+    strategy.pick(PODS)
+    fail(strategy, PODS[0])
+    assert strategy.pick(PODS) == PODS[1]
+    clock.now += 30
+    assert strategy.pick(PODS) == PODS[0]
+    fail(strategy, PODS[1])
+    assert strategy.pick(PODS) == PODS[0]
+    fail(strategy, PODS[0])  # again: 20 pods leave room for two
+    assert strategy.pick(PODS) == PODS[2]
+
+
+def test_a_success_of_a_pod_that_never_failed_is_fine() -> None:
+    strategy, _ = guarded()
+    strategy.pick(PODS)
+    strategy.report_failure(PODS[1])
+    strategy.report_success(PODS[0])
+    fail(strategy, PODS[1], 4)
+    assert strategy.ejected == {PODS[1]}
+
+
+def test_the_durations_at_their_limits() -> None:
+    strategy, clock = guarded(base_ejection=0.5, max_ejection=0.5, interval=0.25)
+    strategy.pick(PODS)
+    fail(strategy, PODS[0])
+    clock.now += 0.49
+    assert strategy.ejected == {PODS[0]}
+    clock.now += 0.01
+    assert strategy.ejected == frozenset()
