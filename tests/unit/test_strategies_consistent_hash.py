@@ -301,3 +301,11 @@ def test_many_changes_at_once_are_a_full_build(monkeypatch: pytest.MonkeyPatch) 
     strategy.prepare(pods(*range(100, 140)))  # 40 pods out, 40 in: a build
     assert builds == [40]
     same_mapping(strategy, pods(*range(100, 140)))
+
+
+def test_one_vnode_per_pod_is_the_documented_ring_with_one_point_each() -> None:
+    res = pods(*range(7))
+    strategy = ConsistentHash(vnodes=1)
+    assert {key: strategy.pick(res, key).address for key in KEYS[:2000]} == documented_ring(
+        res, vnodes=1
+    )
