@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import ipaddress
+import logging
 import pickle
 import random
 
@@ -21,6 +22,7 @@ from headless_discovery import (
     SrvAnswer,
     SrvRecord,
 )
+from headless_discovery.endpoints import seed_entries
 
 
 def test_endpoint_is_an_immutable_value() -> None:
@@ -212,3 +214,48 @@ def test_a_hostname_of_253_characters_is_accepted_and_254_refused() -> None:
     with pytest.raises(InvalidNameError, match=r"the endpoint hostname is not a DNS name$"):
         Endpoint("10.0.0.1", hostname="a" * 64 + ".example")
     assert Endpoint("10.0.0.1", hostname="a" * 63 + ".example").hostname == "a" * 63 + ".example"
+
+
+def test_snapshots_keep_the_name_ttl_and_server_of_their_answer() -> None:
+    by_address = Resolution.from_addresses(
+        AddressAnswer("db.ns.svc.cluster.local.", ("10.0.0.1",), 7.0, "10.96.0.10:53"), 80
+    )
+    assert (by_address.name, by_address.ttl, by_address.nameserver) == (
+        "db.ns.svc.cluster.local.",
+        7.0,
+        "10.96.0.10:53",
+    )
+    by_srv = Resolution.from_srv(
+        SrvAnswer(
+            "_http._tcp.db.ns.svc.cluster.local.",
+            (SrvRecord("web-0.db.ns.svc.cluster.local", 80, addresses=("10.0.0.1",)),),
+            9.0,
+            "10.96.0.10:53",
+        )
+    )
+    assert (by_srv.name, by_srv.ttl, by_srv.nameserver) == (
+        "_http._tcp.db.ns.svc.cluster.local.",
+        9.0,
+        "10.96.0.10:53",
+    )
+
+
+def test_an_srv_record_left_out_is_logged_with_its_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    answer = SrvAnswer("_http._tcp.x.", (SrvRecord("web-0.x", 0, addresses=("10.0.0.1",)),))
+    with caplog.at_level(logging.WARNING, "headless_discovery"):
+        assert len(Resolution.from_srv(answer)) == 0
+    assert [r.getMessage() for r in caplog.records] == [
+        "_http._tcp.x.: SRV record left out: the port must be an integer from 1 to 65535, not 0"
+    ]
+
+
+def test_seeding_by_hostname_needs_one_and_upper_case_hosts_are_hosts() -> None:
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^endpoint 10\.0\.0\.1 has no hostname; resolve the Service's SRV records to "
+        r"list hostnames, or use hosts='ip'$",
+    ):
+        seed_entries([Endpoint("10.0.0.1", 80)], hosts="hostname", what="a seed list")
+    assert seed_entries([("DBX.example", 80)], hosts="ip", what="a seed list") == ["DBX.example:80"]
