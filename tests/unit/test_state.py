@@ -360,3 +360,12 @@ def test_the_waiter_backs_off_to_two_seconds_at_most() -> None:
         now += delay
     assert delays[:5] == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6])
     assert delays[5:] == [2.0] * 20
+
+
+def test_a_second_stale_failure_counts_two() -> None:
+    state = started()
+    state.apply(snapshot("10.0.0.1"), state.begin(), 100.0)
+    error = timeout()
+    state.apply(error, state.begin(), 105.0)
+    again = state.apply(error, state.begin(), 110.0)
+    assert again.events[-1] == StaleServed(NAME, 10.0, error, 1, 2, expired=False, first=False)
