@@ -531,3 +531,12 @@ def test_the_empty_error_says_why_there_may_be_nothing() -> None:
         r"\(or every pod was filtered out\)$",
     ):
         RoundRobin().pick(())
+
+
+def test_an_unknown_strategy_name_lists_the_known_ones() -> None:
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^unknown strategy 'x'; choose one of: consistent_hash, least_outstanding, "
+        r"pick_first, random, round_robin, weighted$",
+    ):
+        strategy_from_name("x")
