@@ -341,3 +341,56 @@ def test_a_pointer_into_data_that_was_not_read_as_a_name_is_followed() -> None:
     answer = read_all(wire).sections[0]
     assert answer.a["b." + QNAME].items == ["10.0.0.3"]
     assert dns.message.from_wire(wire).answer[1].name.to_text() == "b." + QNAME
+
+
+@pytest.mark.parametrize(
+    ("wire", "match"),
+    [
+        (b"\x00" * 11, "^the DNS message is shorter than its header$"),
+        (_message(question=b"\x03abc"), "^a name runs past the end of the message$"),
+        (
+            _message(_record(_wire.A, b"\x0a\x00\x00\x01"))[:-9],
+            "^a record header is cut short$",
+        ),
+        (_message() + b"\x00", "^trailing junk after the last record$"),
+        (_message(question=b"\xc0\x0c"), "^a compression pointer does not point back$"),
+        (
+            _message(_record(_wire.TXT, b"\x05abc")),
+            "^a TXT character-string runs past its record$",
+        ),
+        (_message(_record(_wire.TXT, b"")), "^a TXT record holds no character-string$"),
+    ],
+)
+def test_each_malformation_has_its_exact_reason(wire: bytes, match: str) -> None:
+    with pytest.raises(_wire.MalformedMessage, match=match):
+        read_all(wire)
+
+
+def test_a_header_alone_is_a_message_and_a_query_is_no_answer() -> None:
+    header = struct.pack("!HHHHHH", 7, 0x8185, 0, 0, 0, 0)  # REFUSED, no question
+    reply = read_all(header)
+    assert reply.question is None
+    assert reply.answers(7, QNAME, _wire.A)
+    query = struct.pack("!HHHHHH", 7, 0x0005, 0, 0, 0, 0)  # the same without QR
+    assert not read_all(query).answers(7, QNAME, _wire.A)
+
+
+def test_read_takes_exactly_its_budget_of_records_section_by_section() -> None:
+    head = struct.pack("!HHHHHH", 7, 0x8180, 1, 0, 2, 3)  # no answer, 2 authority, 3 extra
+    records = [_record(_wire.A, bytes([10, 0, 0, i])) for i in range(1, 6)]
+    reply = _wire.Reply(head + _QWIRE + struct.pack("!HH", _wire.A, 1) + b"".join(records))
+    assert reply.read(1) is False
+    assert reply.sections[1].a[QNAME].items == ["10.0.0.1"]
+    assert reply.read(3) is False
+    assert reply.sections[1].a[QNAME].items == ["10.0.0.1", "10.0.0.2"]
+    assert reply.sections[2].a[QNAME].items == ["10.0.0.3", "10.0.0.4"]
+    assert reply.read(1) is False  # the last record: the end is seen at the next call
+    assert reply.read(1) is True
+    assert reply.sections[0].a == {}
+    assert reply.sections[2].a[QNAME].items == ["10.0.0.3", "10.0.0.4", "10.0.0.5"]
+    assert reply.sections[2].a[QNAME].name == "mongodb.db.svc.cluster.local."
+
+
+def test_a_message_may_end_with_a_compression_pointer() -> None:
+    wire = _message(_record(_wire.CNAME, _TO_QNAME))
+    assert read_all(wire).sections[0].cname[QNAME].items == [QNAME]
