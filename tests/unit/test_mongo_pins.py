@@ -148,6 +148,7 @@ def test_the_port_limits(port: int, ok: bool) -> None:
         # userinfo.
         ("mongodb://u:p@h/?x=a://b", "mongodb://u:****@h/?x=a://b"),
         ("mongodb://u:p@h/a@b", "mongodb://u:****@h/a@b"),
+        ("mongodb://u:p@h/a@b/c", "mongodb://u:****@h/a@b/c"),
         ("mongodb://u:p@h?x=a@b", "mongodb://u:****@h?x=a@b"),
         ("mongodb://u:p@h?x=a@b?c", "mongodb://u:****@h?x=a@b?c"),
         ("mongodb://u:p@ss@h/", "mongodb://u:****@h/"),
