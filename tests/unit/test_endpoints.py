@@ -259,3 +259,32 @@ def test_seeding_by_hostname_needs_one_and_upper_case_hosts_are_hosts() -> None:
     ):
         seed_entries([Endpoint("10.0.0.1", 80)], hosts="hostname", what="a seed list")
     assert seed_entries([("DBX.example", 80)], hosts="ip", what="a seed list") == ["DBX.example:80"]
+
+
+def test_endpoints_that_differ_only_by_port_are_two() -> None:
+    res = Resolution.from_endpoints(
+        "s", [Endpoint("10.0.0.1", 81), Endpoint("10.0.0.1", 80), Endpoint("10.0.0.1", 80)]
+    )
+    assert [ep.port for ep in res] == [80, 81]
+    # No port is not port 1.
+    both = Resolution.from_endpoints("s", [Endpoint("10.0.0.1", 1), Endpoint("10.0.0.1")])
+    assert [ep.port for ep in both] == [None, 1]
+
+
+def test_hostnames_sort_words_before_numbers_at_each_place() -> None:
+    res = Resolution.from_endpoints(
+        "s",
+        [
+            Endpoint("10.0.0.1", 80, "b.svc"),
+            Endpoint("10.0.0.2", 80, "0.svc"),
+            Endpoint("10.0.0.3", 80, "a-1.svc"),
+            Endpoint("10.0.0.4", 80, "a-b.svc"),
+        ],
+    )
+    assert [ep.hostname for ep in res] == ["a-1.svc", "a-b.svc", "b.svc", "0.svc"]
+
+
+def test_a_bad_hostname_is_named_as_given() -> None:
+    with pytest.raises(InvalidNameError) as info:
+        Endpoint("10.0.0.1", hostname="Evil.Example,other:1")
+    assert info.value.name == "Evil.Example,other:1"
