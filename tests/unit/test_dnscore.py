@@ -760,3 +760,18 @@ def test_a_target_without_address_is_logged_by_name(caplog: pytest.LogCaptureFix
 def test_a_txt_answer_is_named_as_asked() -> None:
     answer = core.txt_answer("db", answered(((b"a=b",),)))
     assert (answer.name, answer.texts) == ("db", ("a=b",))
+
+
+def test_one_family_without_addresses_is_nodata_named_by_its_server() -> None:
+    plan = core.AddressPlan(name(QNAME), QNAME, "ipv4")
+    plan.add(core.Answered(name(QNAME), (), None, answered(()).additional, "a:53"))
+    with pytest.raises(core.ClientError) as info:
+        plan.finish()
+    assert info.value.failure == core.NoData(QNAME, "A", "a:53")
+
+
+def test_srv_targets_lose_only_their_trailing_dot() -> None:
+    answer = answered((SrvData(0, 0, 80, "web.BOX."),))
+    plan = core.SrvPlan(QNAME, answer, "any", config())
+    plan.found("web.BOX.", AddressAnswer("web.BOX.", ("10.0.0.1",), 5.0))
+    assert [r.target for r in plan.finish().records] == ["web.BOX"]
