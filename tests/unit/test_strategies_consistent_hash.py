@@ -309,3 +309,8 @@ def test_one_vnode_per_pod_is_the_documented_ring_with_one_point_each() -> None:
     assert {key: strategy.pick(res, key).address for key in KEYS[:2000]} == documented_ring(
         res, vnodes=1
     )
+    # A weight that rounds to no point still gets one: at least one point per pod.
+    light = ConsistentHash(vnodes=1, weights={ep.address: 0.4 for ep in res})
+    assert {key: light.pick(res, key).address for key in KEYS[:2000]} == documented_ring(
+        res, vnodes=1
+    )
