@@ -285,6 +285,6 @@ def test_hostnames_sort_words_before_numbers_at_each_place() -> None:
 
 
 def test_a_bad_hostname_is_named_as_given() -> None:
-    with pytest.raises(InvalidNameError) as info:
+    with pytest.raises(InvalidNameError, match="the endpoint hostname is not a DNS name") as info:
         Endpoint("10.0.0.1", hostname="Evil.Example,other:1")
     assert info.value.name == "Evil.Example,other:1"

@@ -237,7 +237,7 @@ def test_a_dns_name_plan_checks_its_arguments_and_keeps_them() -> None:
     ):
         plan_dns_name("cache.example", port=0, family="any")
     for bad, name in ((".", "'.'"), (5, "5"), ("", "''")):
-        with pytest.raises(InvalidNameError) as info:
+        with pytest.raises(InvalidNameError, match="the DNS name must be a non-empty") as info:
             plan_dns_name(bad, port=None, family="any")  # type: ignore[arg-type]
         assert (info.value.name, info.value.reason) == (
             name,
@@ -256,7 +256,7 @@ def test_with_family_keeps_the_srv_rule() -> None:
 def test_an_answer_with_no_usable_address_names_the_lookup() -> None:
     builder = ResultBuilder(plan_service(SVC, port=80, family="ipv4"))
     empty = AddressAnswer("db.prod.svc.cluster.local.", (), 5.0, "10.96.0.10:53")
-    with pytest.raises(NoEndpointsError) as info:
+    with pytest.raises(NoEndpointsError, match="no record gave a usable address") as info:
         builder.finish(empty, [])
     assert (info.value.name, info.value.rdtype, info.value.nameserver) == (
         "db.prod.svc.cluster.local.",

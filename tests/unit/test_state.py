@@ -291,7 +291,7 @@ def test_stale_events_carry_every_figure() -> None:
         StaleServed(NAME, 31.0, error, 2, 2, expired=True, first=True),
     )
     assert state.failure is not None
-    with pytest.raises(StaleEndpointsError) as info:
+    with pytest.raises(StaleEndpointsError, match=r"are 31 s old, past max_stale") as info:
         raise state.failure()
     assert info.value.name == NAME
 
@@ -338,7 +338,9 @@ def test_an_answer_of_one_family_backs_the_other_off(
 def test_the_wait_error_names_the_service_and_counts_in_the_singular() -> None:
     state = started()
     waiter = Waiter(state, 1, 0.0, now=0.0)
-    with pytest.raises(WaitTimeoutError) as info:
+    with pytest.raises(
+        WaitTimeoutError, match=r"^gave up after 0 s waiting for 1 endpoint of "
+    ) as info:
         waiter.step(0.0)
     assert str(info.value) == (
         "gave up after 0 s waiting for 1 endpoint of api.shop.svc.cluster.local.: have 0 of 1 "
