@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -288,3 +289,31 @@ def test_the_old_fields_at_their_limits_and_one_past() -> None:
         RefreshPolicy(min_interval=-1, max_interval=5)
     with pytest.raises(ConfigurationError, match=r"^max_stale must not be negative$"):
         RefreshPolicy(max_stale=-0.01)
+
+
+class _Fixed:
+    """A random source that always draws the same number."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
+
+
+def test_failure_backoff_is_equal_jitter_over_the_upper_half() -> None:
+    policy = RefreshPolicy(backoff_base=1.0, backoff_max=30.0)
+    assert policy.after_failure(1, _Fixed(0.0)) == 0.5  # type: ignore[arg-type]
+    assert policy.after_failure(1, _Fixed(0.99)) == pytest.approx(0.995)  # type: ignore[arg-type]
+    assert policy.after_failure(3, _Fixed(0.99)) == pytest.approx(3.98)  # type: ignore[arg-type]
+
+
+def test_the_backoff_exponent_stops_at_62_without_a_cap() -> None:
+    policy = RefreshPolicy(backoff_base=1.0, backoff_max=math.inf)
+    assert policy.after_failure(64, _Fixed(0.0)) == 2.0**61  # type: ignore[arg-type]
+    assert policy.after_failure(10_000, _Fixed(0.0)) == 2.0**61  # type: ignore[arg-type]
+
+
+def test_a_bad_cache_spread_is_refused_with_its_message() -> None:
+    with pytest.raises(ConfigurationError, match=r"^cache_spread must be a fraction from 0 to 1$"):
+        RefreshPolicy(cache_spread=1.5)
