@@ -107,6 +107,11 @@ MARKED = [
         "$ .nox/mutation/bin/mutmut results",
     ),
     (
+        "docs/contributing.md",
+        "needs mutmut 3.8.1 and the test dependencies installed",
+        '$ nice -n 10 mutmut run --max-children 2 "headless_discovery',
+    ),
+    (
         "docs/explanation/troubleshooting.md",
         "needs a cluster",
         "$ kubectl -n shop exec deploy/orders -- headless-discovery d",

@@ -74,7 +74,7 @@ def test_nxdomain_after_a_good_answer_is_an_empty_set() -> None:
         pods = await open_pods(resolver, refresh=QUIET)
         resolver.addresses = None
         assert len(await pods.refresh()) == 0
-        with pytest.raises(NoEndpointsError):
+        with pytest.raises(NoEndpointsError, match="there are no endpoints to pick from"):
             pods.pick()
         await pods.close()
 
@@ -89,13 +89,13 @@ def test_failures_serve_stale_then_fail_after_max_stale() -> None:
         pods = await open_pods(resolver, refresh=policy, clock=clock, stale_policy="fail")
         resolver.fail = True
         clock.advance(50)
-        with pytest.raises(DiscoveryError):
+        with pytest.raises(DiscoveryError, match=r"^scripted timeout$"):
             await pods.refresh()
         assert pods.pick().address == "10.0.0.1"
         clock.advance(51)
-        with pytest.raises(DiscoveryError):
+        with pytest.raises(DiscoveryError, match=r"^scripted timeout$"):
             await pods.refresh()
-        with pytest.raises(StaleEndpointsError):
+        with pytest.raises(StaleEndpointsError, match=r"are 101 s old, past max_stale \(100 s\)"):
             pods.pick()
         resolver.fail = False
         await pods.refresh()
@@ -164,7 +164,7 @@ def test_empty_is_error_keeps_the_last_endpoints() -> None:
         resolver = ScriptedResolver(["10.0.0.1", "10.0.0.2"])
         pods = await open_pods(resolver, refresh=QUIET, empty_is_error=True)
         resolver.addresses = None
-        with pytest.raises(NoEndpointsError):
+        with pytest.raises(NoEndpointsError, match=r"^scripted NXDOMAIN$"):
             await pods.refresh()
         assert len(pods.endpoints) == 2
         await pods.close()

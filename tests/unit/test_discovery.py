@@ -137,7 +137,7 @@ def test_nxdomain_after_a_good_answer_is_an_empty_set(
 def test_empty_is_error_keeps_the_last_endpoints(resolver: ScriptedResolver) -> None:
     with Discovery(NAME, resolver=resolver, refresh=QUIET, empty_is_error=True) as pods:
         resolver.addresses = None
-        with pytest.raises(NoEndpointsError):
+        with pytest.raises(NoEndpointsError, match=r"^scripted NXDOMAIN$"):
             pods.refresh()
         assert len(pods.endpoints) == 2
         assert pods.pick().address in ("10.0.0.1", "10.0.0.2")
@@ -154,11 +154,11 @@ def test_failures_serve_stale_then_fail_after_max_stale(
     ) as pods:
         resolver.fail = True
         clock.advance(50)
-        with pytest.raises(DiscoveryError):
+        with pytest.raises(DiscoveryError, match=r"^scripted timeout$"):
             pods.refresh()
         assert pods.pick().address in ("10.0.0.1", "10.0.0.2")  # serve-stale
         clock.advance(51)
-        with pytest.raises(DiscoveryError):
+        with pytest.raises(DiscoveryError, match=r"^scripted timeout$"):
             pods.refresh()
         with pytest.raises(StaleEndpointsError, match="past max_stale"):
             pods.pick()
@@ -176,7 +176,7 @@ def test_serve_policy_keeps_serving_with_a_warning(
         clock.advance(11)
         with (
             caplog.at_level(logging.WARNING, logger="headless_discovery"),
-            pytest.raises(DiscoveryError),
+            pytest.raises(DiscoveryError, match=r"^scripted timeout$"),
         ):
             pods.refresh()
         assert "past max_stale; still serving" in caplog.text
@@ -211,7 +211,9 @@ def test_wait_for_timeout_says_what_it_saw_and_what_to_check(resolver: ScriptedR
     resolver.addresses = None
     with (
         Discovery(NAME, resolver=resolver, refresh=QUIET) as pods,
-        pytest.raises(WaitTimeoutError) as info,
+        pytest.raises(
+            WaitTimeoutError, match=r"^gave up after 0\.5 s waiting for 3 endpoints"
+        ) as info,
     ):
         pods.wait_for(3, timeout=0.5)
     message = str(info.value)
@@ -321,7 +323,7 @@ def test_acquire_counts_in_flight_requests_for_the_strategy(resolver: ScriptedRe
                 # Power of two choices over two pods: the idle one is taken.
                 assert second != first
         assert strategy.in_flight(first) == 0
-        with pytest.raises(RuntimeError), pods.acquire() as ep:
+        with pytest.raises(RuntimeError, match="request failed"), pods.acquire() as ep:
             raise RuntimeError("request failed")
         assert strategy.in_flight(ep) == 0
 
@@ -488,7 +490,7 @@ def test_arguments_are_checked_when_constructed(resolver: ScriptedResolver) -> N
         Discovery(NAME, resolver=resolver, stale_policy="ignore")  # type: ignore[typeddict-item]
     with pytest.raises(ConfigurationError, match="either"):
         Discovery(resolver=resolver)
-    with pytest.raises(InvalidNameError):
+    with pytest.raises(InvalidNameError, match="the DNS name must be a non-empty string"):
         Discovery(dns_name=".", resolver=resolver)
 
 

@@ -143,7 +143,7 @@ def test_a_candidate_longer_than_255_bytes_is_left_out() -> None:
     over = "a" * 60 + ".b"
     # dnspython, the oracle, agrees on the limit.
     dns.name.from_text(at_limit + "." + ".".join(["x" * 63] * 3) + ".")
-    with pytest.raises(dns.name.NameTooLong):
+    with pytest.raises(dns.name.NameTooLong, match="> 255 octets"):
         dns.name.from_text(over + "." + ".".join(["x" * 63] * 3) + ".")
     assert [c.text for c in cfg.candidates(name(over))] == [f"{over}.local.", f"{over}."]
 
@@ -447,7 +447,7 @@ def test_no_address_of_either_family_is_nodata() -> None:
     plan = core.AddressPlan(name(QNAME), QNAME, "any")
     plan.add(answered((), ttl=None))
     plan.add(answered((), ttl=None))
-    with pytest.raises(core.ClientError) as info:
+    with pytest.raises(core.ClientError, match=r"NoData\(.*rdtype='A/AAAA'") as info:
         plan.finish()
     assert info.value.failure == core.NoData(QNAME, "A/AAAA", "10.0.0.1:53")
     with pytest.raises(
@@ -487,13 +487,15 @@ def test_srv_targets_come_from_the_additional_section_or_are_looked_up_once(
 def test_a_target_lookup_that_fails_otherwise_ends_the_srv_lookup() -> None:
     plan = core.SrvPlan(QNAME, answered((SrvData(0, 0, 1, "a.example."),)), "any", config())
     error = core.ClientError(core.LifetimeOver("a.example.", "A", 5.0, ()))
-    with pytest.raises(core.ClientError) as info:
+    with pytest.raises(
+        core.ClientError, match=r"^LifetimeOver\(name='a\.example\.', rdtype='A'"
+    ) as info:
         plan.failed("a.example.", error)
     assert info.value is error
 
 
 def test_no_srv_records_is_nodata() -> None:
-    with pytest.raises(core.ClientError) as info:
+    with pytest.raises(core.ClientError, match=r"NoData\(.*rdtype='SRV'") as info:
         core.SrvPlan(QNAME, answered((), ttl=None), "any", config())
     with pytest.raises(NoEndpointsError, match="SRV records exist only for named ports"):
         raise core.error_for(info.value.failure, config())
@@ -505,7 +507,7 @@ def test_txt_strings_are_joined_and_decoded_with_replacement() -> None:
     )
     assert answer.texts == ("authSource=admin&replicaSet=rs0", "\ufffd")
     assert (answer.ttl, answer.nameserver) == (5.0, "10.0.0.1:53")
-    with pytest.raises(core.ClientError) as info:
+    with pytest.raises(core.ClientError, match=r"NoData\(.*rdtype='TXT'") as info:
         core.txt_answer(QNAME, answered((), ttl=None))
     assert info.value.failure == core.NoData(QNAME, "TXT", "10.0.0.1:53")
 
@@ -550,3 +552,226 @@ def test_the_boundary_lets_other_errors_through() -> None:
         _map_client_errors(config(), "x.", "A", 0.0, Clock()),
     ):
         raise KeyError("bug")
+
+
+# -- every failure's exception, whole --------------------------------------------------------
+
+
+_FAILURES = [
+    (
+        core.NxDomain(QNAME, "A", (QNAME,)),
+        ServiceNotFoundError,
+        "mongodb.db.svc.cluster.local. does not exist (NXDOMAIN) (answered by 10.0.0.1:53, "
+        "10.0.0.2:53): there is no Service 'mongodb' in namespace 'db' (check the name, and the "
+        "namespace: kubectl get svc -n db), or none of its pods is ready (cluster DNS answers "
+        "NXDOMAIN for a headless Service without ready endpoints; publishNotReadyAddresses: "
+        "true publishes pods before they are ready)",
+        "A",
+        "10.0.0.1:53, 10.0.0.2:53",
+    ),
+    (
+        core.NoData(QNAME, "SRV", "10.0.0.2:53"),
+        NoEndpointsError,
+        "mongodb.db.svc.cluster.local. has no SRV records (answered by 10.0.0.2:53); SRV "
+        "records exist only for named ports of a Service",
+        "SRV",
+        "10.0.0.2:53",
+    ),
+    (
+        core.LifetimeOver(QNAME, "A", 5.25, ()),
+        ResolverTimeoutError,
+        "no answer for mongodb.db.svc.cluster.local. A from 10.0.0.1:53, 10.0.0.2:53 after "
+        "5.25 s (timeout 2.0 s, lifetime 5.0 s): is the nameserver reachable from here, and "
+        "is it the cluster DNS?",
+        "A",
+        "10.0.0.1:53, 10.0.0.2:53",
+    ),
+    (
+        core.Exhausted(
+            QNAME,
+            "AAAA",
+            (
+                core.AttemptError("Do53:10.0.0.1@53", False, "SERVFAIL"),
+                core.AttemptError("Do53:10.0.0.2@53", True, "REFUSED"),
+            ),
+        ),
+        ResolverUnavailableError,
+        "every nameserver failed for mongodb.db.svc.cluster.local. AAAA: Do53:10.0.0.1@53 "
+        "answered SERVFAIL; Do53:10.0.0.2@53 answered REFUSED",
+        "AAAA",
+        "10.0.0.1:53, 10.0.0.2:53",
+    ),
+    (
+        core.YxDomain(QNAME, "TXT", "10.0.0.2:53"),
+        ResolverUnavailableError,
+        "looking up mongodb.db.svc.cluster.local. TXT at 10.0.0.1:53, 10.0.0.2:53 failed: "
+        "10.0.0.2:53 answered YXDOMAIN (the name is too long after DNAME substitution)",
+        "TXT",
+        "10.0.0.1:53, 10.0.0.2:53",
+    ),
+]
+
+
+@pytest.mark.parametrize(("failure", "kind", "message", "rdtype", "nameserver"), _FAILURES)
+def test_each_failure_is_one_exception_with_its_message_and_attributes(
+    failure: core.Failure, kind: type[Exception], message: str, rdtype: str, nameserver: str
+) -> None:
+    error = core.error_for(failure, config([S1, S2]))
+    assert type(error) is kind
+    assert str(error) == message
+    assert (error.name, error.rdtype, error.nameserver) == (QNAME, rdtype, nameserver)
+
+
+# -- the lookup's record of each try ------------------------------------------------------------
+
+
+def test_a_truncated_reply_is_noted_and_the_server_kept_for_the_next_round() -> None:
+    clock = Clock()
+    lk = lookup(config([S1], lifetime=60.0), clock=clock)
+    udp = send(lk.next_step())
+    lk.received(reply(udp, truncated=True))
+    tcp = send(lk.next_step())
+    assert (tcp.tcp, tcp.port) == (True, 53)
+    lk.failed(TimeoutError())
+    # Not TCP again at once: the round is over, the server stays for the next one.
+    step = lk.next_step()
+    assert step == core.Sleep(0.1)
+    again = send(lk.next_step())
+    assert (again.server, again.tcp) == (S1, False)
+    lk.received(reply(again, rcode=dns.rcode.Rcode.make(11)))
+    outcome = lk.next_step()
+    assert outcome == core.Exhausted(
+        QNAME,
+        "A",
+        (
+            core.AttemptError("Do53:10.0.0.1@53", False, "a truncated answer"),
+            core.AttemptError("Do53:10.0.0.1@53", True, "no answer within 2.0 s"),
+            core.AttemptError("Do53:10.0.0.1@53", False, "RCODE 11"),
+        ),
+    )
+
+
+def test_a_lookup_whose_lifetime_is_over_at_the_end_of_a_round_does_not_sleep() -> None:
+    clock = Clock()
+    lk = lookup(config([S1], lifetime=2.0), clock=clock)
+    send(lk.next_step())
+    clock.now += 2.0
+    lk.failed(TimeoutError())
+    outcome = lk.next_step()
+    assert outcome == core.LifetimeOver(
+        QNAME, "A", 2.0, (core.AttemptError("Do53:10.0.0.1@53", False, "no answer within 2.0 s"),)
+    )
+
+
+def test_an_answer_keeps_the_additional_section_and_the_candidate() -> None:
+    cfg = config(search=True, ndots=5, suffixes=(labels("svc.cluster.local"),))
+    lk = core.Lookup(
+        cfg,
+        name("db"),
+        core.SRV,
+        display="db",
+        started=100.0,
+        clock=Clock(),
+        rng=random.Random(3),
+    )
+    step = send(lk.next_step())
+    assert step.qname == "db.svc.cluster.local."
+    lk.received(
+        reply(
+            step,
+            "db.svc.cluster.local. 30 SRV 0 0 27017 a.example.",
+            additional=["a.example. 9 A 10.0.0.1"],
+        )
+    )
+    outcome = lk.next_step()
+    assert isinstance(outcome, core.Answered)
+    assert outcome.candidate == core.Name(labels("db.svc.cluster.local"), True)
+    assert outcome.additional.a["a.example."].items == ["10.0.0.1"]
+    # The candidate that answered is absolute: the next record type asks it alone.
+    assert cfg.candidates(outcome.candidate) == [outcome.candidate]
+
+
+def test_a_cname_chain_takes_the_smallest_ttl_along_it() -> None:
+    lk = lookup()
+    step = send(lk.next_step())
+    lk.received(
+        reply(
+            step,
+            f"{QNAME} 5 CNAME b.example.",
+            "b.example. 10 CNAME c.example.",
+            "c.example. 30 A 10.0.0.1",
+        )
+    )
+    outcome = lk.next_step()
+    assert isinstance(outcome, core.Answered)
+    assert (outcome.records, outcome.ttl) == (("10.0.0.1",), 5)
+
+
+def test_probe_query_ids_are_16_bits_from_the_generator() -> None:
+    for seed in range(40):
+        step = core.probe_query(config(), name(QNAME), random.Random(seed))
+        assert step.qid == random.Random(seed).getrandbits(16)
+        assert dns.message.from_wire(step.query).id == step.qid
+
+
+def test_addresses_are_named_by_the_first_server_and_nodata_by_the_last() -> None:
+    plan = core.AddressPlan(name(QNAME), QNAME, "any")
+    first = core.Answered(name(QNAME), ("10.0.0.1",), 7, answered(()).additional, "a:53")
+    plan.add(first)
+    plan.add(core.Answered(name(QNAME), (), None, first.additional, "b:53"))
+    assert plan.finish() == AddressAnswer(QNAME, ("10.0.0.1",), 7.0, "a:53")
+    empty = core.AddressPlan(name(QNAME), QNAME, "any")
+    empty.add(core.Answered(name(QNAME), (), None, first.additional, "a:53"))
+    empty.add(core.Answered(name(QNAME), (), None, first.additional, "b:53"))
+    with pytest.raises(core.ClientError, match=r"^NoData\(.*server='b:53'\)$") as info:
+        empty.finish()
+    assert info.value.failure == core.NoData(QNAME, "A/AAAA", "b:53")
+
+
+def test_an_srv_answer_keeps_every_field_of_its_records() -> None:
+    records = (SrvData(1, 20, 27017, "a.example."), SrvData(2, 30, 27018, "b.example."))
+    answer = core.Answered(name(QNAME), records, 30, answered(()).additional, "s:53")
+    plan = core.SrvPlan("db", answer, "any", config())
+    plan.found("a.example.", AddressAnswer("a.example.", ("10.0.0.1",), None))
+    plan.found("b.example.", AddressAnswer("b.example.", ("10.0.0.2",), 9.0))
+    srv = plan.finish()
+    assert (srv.name, srv.ttl, srv.nameserver) == ("db", 0.0, "s:53")
+    assert [(r.target, r.port, r.priority, r.weight, r.addresses) for r in srv.records] == [
+        ("a.example", 27017, 1, 20, ("10.0.0.1",)),
+        ("b.example", 27018, 2, 30, ("10.0.0.2",)),
+    ]
+    with pytest.raises(core.ClientError, match=r"^NoData\(name='db', rdtype='SRV'") as info:
+        core.SrvPlan(
+            "db", core.Answered(name(QNAME), (), None, answer.additional, "s:53"), "any", config()
+        )
+    assert info.value.failure == core.NoData("db", "SRV", "s:53")
+
+
+def test_a_target_without_address_is_logged_by_name(caplog: pytest.LogCaptureFixture) -> None:
+    plan = core.SrvPlan(QNAME, answered((SrvData(0, 0, 1, "a.example."),)), "any", config())
+    with caplog.at_level(logging.WARNING, "headless_discovery"):
+        plan.failed("a.example.", core.ClientError(core.NxDomain("a.example.", "A", ())))
+    assert [r.getMessage() for r in caplog.records] == [
+        "SRV target a.example. has no usable address: "
+        + str(core.error_for(core.NxDomain("a.example.", "A", ()), config()))
+    ]
+
+
+def test_a_txt_answer_is_named_as_asked() -> None:
+    answer = core.txt_answer("db", answered(((b"a=b",),)))
+    assert (answer.name, answer.texts) == ("db", ("a=b",))
+
+
+def test_one_family_without_addresses_is_nodata_named_by_its_server() -> None:
+    plan = core.AddressPlan(name(QNAME), QNAME, "ipv4")
+    plan.add(core.Answered(name(QNAME), (), None, answered(()).additional, "a:53"))
+    with pytest.raises(core.ClientError, match=r"^NoData\(.*rdtype='A', server='a:53'\)$") as info:
+        plan.finish()
+    assert info.value.failure == core.NoData(QNAME, "A", "a:53")
+
+
+def test_srv_targets_lose_only_their_trailing_dot() -> None:
+    answer = answered((SrvData(0, 0, 80, "web.BOX."),))
+    plan = core.SrvPlan(QNAME, answer, "any", config())
+    plan.found("web.BOX.", AddressAnswer("web.BOX.", ("10.0.0.1",), 5.0))
+    assert [r.target for r in plan.finish().records] == ["web.BOX"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import ipaddress
+import logging
 import pickle
 import random
 
@@ -21,13 +22,14 @@ from headless_discovery import (
     SrvAnswer,
     SrvRecord,
 )
+from headless_discovery.endpoints import seed_entries
 
 
 def test_endpoint_is_an_immutable_value() -> None:
     ep = Endpoint("10.0.0.1", 27017)
     assert ep == Endpoint("10.0.0.1", 27017)
     assert hash(ep) == hash(Endpoint("10.0.0.1", 27017))
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'port'"):
         ep.port = 1  # type: ignore[misc]
 
 
@@ -59,7 +61,7 @@ def test_bad_endpoints_are_refused(kwargs: dict[str, object], message: str) -> N
 
 
 def test_bad_hostname_is_refused() -> None:
-    with pytest.raises(InvalidNameError):
+    with pytest.raises(InvalidNameError, match="the endpoint hostname is not a DNS name"):
         Endpoint("10.0.0.1", hostname="evil.example,other:1")
 
 
@@ -134,7 +136,7 @@ dotted = st.lists(
 ).map(".".join)
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.one_of(dotted, st.ip_addresses().map(str), st.text(max_size=20)))
 def test_addresses_are_accepted_and_canonical_exactly_as_ipaddress_says(text: str) -> None:
     try:
@@ -149,7 +151,7 @@ def test_addresses_are_accepted_and_canonical_exactly_as_ipaddress_says(text: st
     assert ep == Endpoint(ip.compressed, 1)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.lists(st.ip_addresses(), max_size=20))
 def test_addresses_sort_as_ipaddress_orders_them(
     ips: list[ipaddress.IPv4Address | ipaddress.IPv6Address],
@@ -187,3 +189,102 @@ def test_endpoints_that_differ_only_in_weight_are_both_kept_in_a_fixed_order() -
     light = Endpoint("10.0.0.1", 80, "db-0.db", 0, 5)
     for order in ([heavy, light, heavy], [light, heavy]):
         assert Resolution.from_endpoints("db", order).endpoints == (light, heavy)
+
+
+@pytest.mark.parametrize(("field", "low"), [("port", 1), ("priority", 0), ("weight", 0)])
+def test_each_number_at_its_limits_and_one_past(field: str, low: int) -> None:
+    what = {"port": "the port", "priority": "the SRV priority", "weight": "the SRV weight"}[field]
+    for value in (low, 65535):
+        assert getattr(Endpoint("10.0.0.1", **{field: value}), field) == value  # type: ignore[arg-type]
+    for value in (low - 1, 65536, 1.0, "1", True):
+        with pytest.raises(
+            ConfigurationError,
+            match=rf"^{what} must be an integer from {low} to 65535, not {value!r}$",
+        ):
+            Endpoint("10.0.0.1", **{field: value})  # type: ignore[arg-type]
+
+
+def test_a_hostname_of_253_characters_is_accepted_and_254_refused() -> None:
+    labels = ["a" * 63] * 3 + ["b" * 61]
+    longest = ".".join(labels)
+    assert len(longest) == 253
+    assert Endpoint("10.0.0.1", hostname=longest + ".").hostname == longest
+    with pytest.raises(InvalidNameError, match=r"the endpoint hostname is not a DNS name$"):
+        Endpoint("10.0.0.1", hostname=longest + "b")
+    with pytest.raises(InvalidNameError, match=r"the endpoint hostname is not a DNS name$"):
+        Endpoint("10.0.0.1", hostname="a" * 64 + ".example")
+    assert Endpoint("10.0.0.1", hostname="a" * 63 + ".example").hostname == "a" * 63 + ".example"
+
+
+def test_snapshots_keep_the_name_ttl_and_server_of_their_answer() -> None:
+    by_address = Resolution.from_addresses(
+        AddressAnswer("db.ns.svc.cluster.local.", ("10.0.0.1",), 7.0, "10.96.0.10:53"), 80
+    )
+    assert (by_address.name, by_address.ttl, by_address.nameserver) == (
+        "db.ns.svc.cluster.local.",
+        7.0,
+        "10.96.0.10:53",
+    )
+    by_srv = Resolution.from_srv(
+        SrvAnswer(
+            "_http._tcp.db.ns.svc.cluster.local.",
+            (SrvRecord("web-0.db.ns.svc.cluster.local", 80, addresses=("10.0.0.1",)),),
+            9.0,
+            "10.96.0.10:53",
+        )
+    )
+    assert (by_srv.name, by_srv.ttl, by_srv.nameserver) == (
+        "_http._tcp.db.ns.svc.cluster.local.",
+        9.0,
+        "10.96.0.10:53",
+    )
+
+
+def test_an_srv_record_left_out_is_logged_with_its_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    answer = SrvAnswer("_http._tcp.x.", (SrvRecord("web-0.x", 0, addresses=("10.0.0.1",)),))
+    with caplog.at_level(logging.WARNING, "headless_discovery"):
+        assert len(Resolution.from_srv(answer)) == 0
+    assert [r.getMessage() for r in caplog.records] == [
+        "_http._tcp.x.: SRV record left out: the port must be an integer from 1 to 65535, not 0"
+    ]
+
+
+def test_seeding_by_hostname_needs_one_and_upper_case_hosts_are_hosts() -> None:
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^endpoint 10\.0\.0\.1 has no hostname; resolve the Service's SRV records to "
+        r"list hostnames, or use hosts='ip'$",
+    ):
+        seed_entries([Endpoint("10.0.0.1", 80)], hosts="hostname", what="a seed list")
+    assert seed_entries([("DBX.example", 80)], hosts="ip", what="a seed list") == ["DBX.example:80"]
+
+
+def test_endpoints_that_differ_only_by_port_are_two() -> None:
+    res = Resolution.from_endpoints(
+        "s", [Endpoint("10.0.0.1", 81), Endpoint("10.0.0.1", 80), Endpoint("10.0.0.1", 80)]
+    )
+    assert [ep.port for ep in res] == [80, 81]
+    # No port is not port 1.
+    both = Resolution.from_endpoints("s", [Endpoint("10.0.0.1", 1), Endpoint("10.0.0.1")])
+    assert [ep.port for ep in both] == [None, 1]
+
+
+def test_hostnames_sort_words_before_numbers_at_each_place() -> None:
+    res = Resolution.from_endpoints(
+        "s",
+        [
+            Endpoint("10.0.0.1", 80, "b.svc"),
+            Endpoint("10.0.0.2", 80, "0.svc"),
+            Endpoint("10.0.0.3", 80, "a-1.svc"),
+            Endpoint("10.0.0.4", 80, "a-b.svc"),
+        ],
+    )
+    assert [ep.hostname for ep in res] == ["a-1.svc", "a-b.svc", "b.svc", "0.svc"]
+
+
+def test_a_bad_hostname_is_named_as_given() -> None:
+    with pytest.raises(InvalidNameError, match="the endpoint hostname is not a DNS name") as info:
+        Endpoint("10.0.0.1", hostname="Evil.Example,other:1")
+    assert info.value.name == "Evil.Example,other:1"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from headless_discovery import (
@@ -10,17 +12,20 @@ from headless_discovery import (
     Endpoint,
     InvalidNameError,
     NoEndpointsError,
+    PodEnvironment,
     ServiceName,
     SrvAnswer,
     SrvRecord,
     UntrustedAnswerError,
 )
 from headless_discovery.plan import (
+    LookupPlan,
     ResultBuilder,
     check_port,
     plan_dns_name,
     plan_mongo,
     plan_service,
+    service_name,
 )
 
 SVC = ServiceName("db", "prod", "cluster.local")
@@ -136,3 +141,151 @@ def test_a_mongo_plan_checks_every_part_up_front() -> None:
         plan_mongo(SVC, hosts="dns")  # type: ignore[typeddict-item]
     with pytest.raises(TypeError, match="unexpected keyword argument 'replicaset'"):
         plan_mongo(SVC, replicaset="rs0")  # type: ignore[call-arg]
+
+
+def test_srv_needs_a_service_name() -> None:
+    for name in ("mongodb-0.db.prod.svc.cluster.local", "_mongodb._tcp.db.prod.svc.cluster.local"):
+        with pytest.raises(
+            ConfigurationError, match=r"^srv= needs a Service name, not a per-pod or SRV name$"
+        ):
+            plan_service(name, srv="mongodb")
+    with pytest.raises(
+        ConfigurationError, match=r"^port= cannot be used with SRV records: they carry the port$"
+    ):
+        plan_service("_mongodb._tcp.db.prod.svc.cluster.local", port=27017)
+    udp = plan_service(SVC, srv="dns", protocol="udp")
+    assert udp.qname == "_dns._udp.db.prod.svc.cluster.local."
+
+
+def test_a_mongo_srv_plan_with_the_default_port_name_names_no_service() -> None:
+    plan = plan_mongo(SVC, srv=True, replica_set="rs0")
+    assert plan.lookup is None
+    assert plan.uri(()) == "mongodb+srv://db.prod.svc.cluster.local/?replicaSet=rs0"
+    with pytest.raises(
+        ConfigurationError, match=r"^hosts= has no meaning with srv=True: the driver resolves$"
+    ):
+        plan_mongo(SVC, srv=True, hosts="ip")
+    with pytest.raises(
+        ConfigurationError, match=r"^resolver= and allowed_networks= have no effect"
+    ):
+        plan_mongo(SVC, srv=True, lookup_options=True)
+
+
+def test_a_mongo_plan_by_ip_asks_the_service_with_the_port() -> None:
+    plan = plan_mongo("db.prod.svc.cluster.local", allowed_networks=["10.0.0.0/8"])
+    assert plan.lookup is not None
+    assert (plan.lookup.qname, plan.lookup.port, plan.lookup.srv) == (
+        "db.prod.svc.cluster.local.",
+        27017,
+        False,
+    )
+    assert [str(n) for n in plan.lookup.networks or ()] == ["10.0.0.0/8"]
+    assert plan_mongo(SVC, port=27018).lookup.port == 27018  # type: ignore[union-attr]
+    assert plan.uri([Endpoint("10.0.0.1", 27017)]) == "mongodb://10.0.0.1:27017/"
+
+
+def test_service_name_takes_a_name_object_a_bare_name_with_parts_or_any_form() -> None:
+    assert service_name(SVC) is SVC
+    assert service_name("db", namespace="prod", cluster_domain="cluster.local") == SVC
+    assert service_name("db.prod.svc.cluster.local.") == SVC
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^namespace and cluster_domain cannot be given with a ServiceName; they are part",
+    ):
+        service_name(SVC, namespace="prod")
+    with pytest.raises(ConfigurationError, match=r"^namespace and cluster_domain cannot be given"):
+        service_name(SVC, cluster_domain="cluster.local")
+    with pytest.raises(
+        ConfigurationError, match=r"^'db\.prod' already names a namespace or domain; give the bare"
+    ):
+        service_name("db.prod", cluster_domain="cluster.local")
+    with pytest.raises(ConfigurationError, match=r"^'db\.prod\.' already names a namespace"):
+        service_name("db.prod.", namespace="prod")
+
+
+def test_service_name_decides_by_the_dots_inside_the_name() -> None:
+    message = (
+        r"^{} already names a namespace or domain; give the bare Service name with "
+        r"namespace=/cluster_domain=, or the full name alone$"
+    )
+    for text in (".db", "db.X", "db.prod."):
+        with pytest.raises(ConfigurationError, match=message.format(re.escape(repr(text)))):
+            service_name(text, namespace="prod")
+    # A trailing dot alone names nothing more: the bare name is checked as a label.
+    with pytest.raises(
+        InvalidNameError, match=r"^invalid name 'db\.': the Service name 'db\.' has"
+    ):
+        service_name("db.", namespace="prod")
+
+
+def test_service_name_passes_the_environment_down() -> None:
+    env = PodEnvironment(namespace="team-a", cluster_domain="corp.internal")
+    assert service_name("db", environment=env) == ServiceName("db", "team-a", "corp.internal")
+    assert service_name("db", namespace="x", environment=env) == ServiceName(
+        "db", "x", "corp.internal"
+    )
+    assert service_name("db.x", environment=env) == ServiceName("db", "x", "corp.internal")
+
+
+def test_a_dns_name_plan_checks_its_arguments_and_keeps_them() -> None:
+    plan = plan_dns_name("Cache.X.", port=80, family="any", allowed_networks=["10.0.0.0/8"])
+    assert plan == LookupPlan("cache.x.", False, 80, "any", plan.networks)
+    assert [str(n) for n in plan.networks] == ["10.0.0.0/8"]
+    assert plan_dns_name("X.", port=None, family="any").qname == "x."
+    with pytest.raises(
+        ConfigurationError, match=r"^port must be an integer from 1 to 65535, not 0$"
+    ):
+        plan_dns_name("cache.example", port=0, family="any")
+    for bad, name in ((".", "'.'"), (5, "5"), ("", "''")):
+        with pytest.raises(InvalidNameError, match="the DNS name must be a non-empty") as info:
+            plan_dns_name(bad, port=None, family="any")  # type: ignore[arg-type]
+        assert (info.value.name, info.value.reason) == (
+            name,
+            "the DNS name must be a non-empty string",
+        )
+
+
+def test_with_family_keeps_the_srv_rule() -> None:
+    plan = plan_service(SVC, srv="mongodb")
+    v6 = plan.with_family("ipv6")
+    assert v6 == LookupPlan(
+        plan.qname, True, None, "ipv6", (), "prod.svc.cluster.local", plan.service
+    )
+
+
+def test_an_answer_with_no_usable_address_names_the_lookup() -> None:
+    builder = ResultBuilder(plan_service(SVC, port=80, family="ipv4"))
+    empty = AddressAnswer("db.prod.svc.cluster.local.", (), 5.0, "10.96.0.10:53")
+    with pytest.raises(NoEndpointsError, match="no record gave a usable address") as info:
+        builder.finish(empty, [])
+    assert (info.value.name, info.value.rdtype, info.value.nameserver) == (
+        "db.prod.svc.cluster.local.",
+        "A",
+        "10.96.0.10:53",
+    )
+
+
+def test_a_snapshot_keeps_its_name_ttl_and_server() -> None:
+    builder = ResultBuilder(plan_service(SVC, port=80))
+    first = AddressAnswer("db.prod.svc.cluster.local.", ("10.0.0.1",), 5.0, "a:53")
+    assert builder.known(first) is None
+    snapshot = builder.finish(first, builder.parts(first))
+    assert (snapshot.name, snapshot.ttl, snapshot.nameserver) == (first.name, 5.0, "a:53")
+    again = AddressAnswer(first.name, ("10.0.0.1",), 2.0, "b:53")
+    reused = builder.known(again)
+    assert reused is not None
+    assert (reused.name, reused.ttl, reused.nameserver) == (first.name, 2.0, "b:53")
+
+
+def test_a_mongo_plan_passes_namespace_and_cluster_domain_down() -> None:
+    srv = plan_mongo("db", namespace="prod", cluster_domain="example.internal", srv=True)
+    assert srv.uri(()) == "mongodb+srv://db.prod.svc.example.internal/"
+    seeds = plan_mongo("db", namespace="prod", cluster_domain="example.internal")
+    assert seeds.lookup is not None
+    assert seeds.lookup.qname == "db.prod.svc.example.internal."
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^resolver= and allowed_networks= have no effect with srv=True: the driver "
+        r"looks up the SRV records itself$",
+    ):
+        plan_mongo(SVC, srv=True, lookup_options=True)

@@ -52,9 +52,8 @@ STATIC = StaticResolver(
 # pymongo is the oracle of these tests; without it (runtime dependencies only) they skip.
 parse_uri = pytest.importorskip("pymongo.uri_parser").parse_uri
 _validate_uri = pytest.importorskip("pymongo.uri_parser_shared")._validate_uri
-MANY = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-SOME = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-THOUSAND = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# The unit tier's ceiling (docs/contributing.md): at most 200 examples per property.
+MANY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Pieces of real names, so that generated text is often valid or nearly so.
 PIECES = ["db", "prod", "svc", "cluster", "local", "db-0", "_mongodb", "_tcp", "_udp", "empty"]
@@ -91,7 +90,7 @@ def test_resolve_any_text(name: str, port: object, srv: str | None) -> None:
         _check(result)
 
 
-@SOME
+@MANY
 @given(any_text, ports, st.one_of(st.none(), any_text))
 @example("db.prod", 27017, None)
 def test_aresolve_any_text(name: str, port: object, srv: str | None) -> None:
@@ -106,7 +105,7 @@ def test_aresolve_any_text(name: str, port: object, srv: str | None) -> None:
         _check(result)
 
 
-@THOUSAND
+@MANY
 @given(any_text, st.one_of(st.none(), any_text), st.sampled_from([None, "ip", "hostname", "x"]))
 @example("db", "prod", "hostname")
 def test_mongo_uri_any_text(service: str, namespace: str | None, hosts: str | None) -> None:
@@ -124,7 +123,7 @@ def test_mongo_uri_any_text(service: str, namespace: str | None, hosts: str | No
         assert parse_uri(uri)["nodelist"]
 
 
-@SOME
+@MANY
 @given(any_text, st.booleans())
 def test_discovery_accepts_any_text_or_raises_ours(name: str, plain: bool) -> None:
     for cls in (Discovery, AsyncDiscovery):
@@ -143,7 +142,7 @@ port_name = st.from_regex(r"[a-z]([a-z0-9-]{0,13}[a-z0-9])?", fullmatch=True).fi
 )
 
 
-@SOME
+@MANY
 @given(rfc1123, port_name, st.sampled_from(["tcp", "udp", "sctp"]))
 def test_pod_and_srv_names_round_trip(hostname: str, port: str, protocol: str) -> None:
     pod = parse_name(SVC.pod(hostname), environment=ENV)
@@ -187,7 +186,7 @@ def _run_cli(argv: list[str]) -> tuple[int, str]:
 
 
 @settings(
-    max_examples=400,  # 15 ms each: argparse builds its parsers anew on every run
+    max_examples=200,  # 15 ms each: argparse builds its parsers anew on every run
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -239,7 +238,7 @@ def _pymongo_refuses(uri: str, srv: bool) -> bool:
     )
 
 
-@SOME
+@MANY
 @given(option_sets, st.integers(1, 3), st.booleans())
 def test_combinations_pymongo_refuses_are_refused_first(
     options: dict[str, object], n_hosts: int, srv: bool
@@ -257,7 +256,9 @@ def test_combinations_pymongo_refuses_are_refused_first(
 
 
 def test_load_balanced_with_direct_connection_is_refused() -> None:
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(
+        ConfigurationError, match=r"^loadBalanced=true cannot be combined with directConnection$"
+    ):
         build_mongo_uri(
             [Endpoint("10.244.0.10", 27017)],
             options={"loadBalanced": True, "directConnection": True},
@@ -267,7 +268,7 @@ def test_load_balanced_with_direct_connection_is_refused() -> None:
 tag = st.text(alphabet=string.ascii_letters + string.digits + "-_. ", min_size=1, max_size=8)
 
 
-@SOME
+@MANY
 @given(st.lists(st.dictionaries(tag, tag, min_size=1, max_size=3), min_size=1, max_size=3))
 def test_read_preference_tags_parse_back(tag_sets: list[dict[str, str]]) -> None:
     values = [",".join(f"{k}:{v}" for k, v in tags.items()) for tags in tag_sets]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -42,17 +43,17 @@ def test_negative_answers_are_retried_soon() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "message"),
     [
-        {"min_interval": 0},
-        {"min_interval": 10, "max_interval": 5},
-        {"jitter": 1.0},
-        {"backoff_base": 0},
-        {"max_stale": -1},
+        ({"min_interval": 0}, "^need 0 < min_interval <= max_interval$"),
+        ({"min_interval": 10, "max_interval": 5}, "^need 0 < min_interval <= max_interval$"),
+        ({"jitter": 1.0}, "^jitter must be a fraction from 0 to below 1$"),
+        ({"backoff_base": 0}, "^backoff_base must be positive$"),
+        ({"max_stale": -1}, "^max_stale must not be negative$"),
     ],
 )
-def test_bad_policies_are_refused(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ConfigurationError):
+def test_bad_policies_are_refused(kwargs: dict[str, float], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
         RefreshPolicy(**kwargs)
 
 
@@ -262,3 +263,57 @@ def test_bad_new_fields_are_refused(kwargs: dict[str, float], match: str) -> Non
 )
 def test_new_fields_at_their_limits_are_accepted(kwargs: dict[str, float]) -> None:
     assert RefreshPolicy(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "name", ["default_interval", "negative_interval", "backoff_base", "backoff_max"]
+)
+def test_each_positive_field_refuses_zero_and_takes_a_little_more(name: str) -> None:
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be positive$"):
+        RefreshPolicy(**{name: 0})  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be positive$"):
+        RefreshPolicy(**{name: float("nan")})  # type: ignore[arg-type]
+    assert getattr(RefreshPolicy(**{name: 1e-9}), name) == 1e-9  # type: ignore[arg-type]
+
+
+def test_the_old_fields_at_their_limits_and_one_past() -> None:
+    assert RefreshPolicy(min_interval=5, max_interval=5).min_interval == 5
+    assert RefreshPolicy(jitter=0.0).jitter == 0.0
+    assert RefreshPolicy(jitter=0.999).jitter == 0.999
+    assert RefreshPolicy(max_stale=0).max_stale == 0
+    with pytest.raises(ConfigurationError, match=r"^jitter must be a fraction from 0 to below 1$"):
+        RefreshPolicy(jitter=-0.01)
+    with pytest.raises(ConfigurationError, match=r"^need 0 < min_interval <= max_interval$"):
+        RefreshPolicy(min_interval=5.01, max_interval=5)
+    with pytest.raises(ConfigurationError, match=r"^need 0 < min_interval <= max_interval$"):
+        RefreshPolicy(min_interval=-1, max_interval=5)
+    with pytest.raises(ConfigurationError, match=r"^max_stale must not be negative$"):
+        RefreshPolicy(max_stale=-0.01)
+
+
+class _Fixed:
+    """A random source that always draws the same number."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
+
+
+def test_failure_backoff_is_equal_jitter_over_the_upper_half() -> None:
+    policy = RefreshPolicy(backoff_base=1.0, backoff_max=30.0)
+    assert policy.after_failure(1, _Fixed(0.0)) == 0.5  # type: ignore[arg-type]
+    assert policy.after_failure(1, _Fixed(0.99)) == pytest.approx(0.995)  # type: ignore[arg-type]
+    assert policy.after_failure(3, _Fixed(0.99)) == pytest.approx(3.98)  # type: ignore[arg-type]
+
+
+def test_the_backoff_exponent_stops_at_62_without_a_cap() -> None:
+    policy = RefreshPolicy(backoff_base=1.0, backoff_max=math.inf)
+    assert policy.after_failure(64, _Fixed(0.0)) == 2.0**61  # type: ignore[arg-type]
+    assert policy.after_failure(10_000, _Fixed(0.0)) == 2.0**61  # type: ignore[arg-type]
+
+
+def test_a_bad_cache_spread_is_refused_with_its_message() -> None:
+    with pytest.raises(ConfigurationError, match=r"^cache_spread must be a fraction from 0 to 1$"):
+        RefreshPolicy(cache_spread=1.5)

@@ -119,7 +119,46 @@ def test_seed_list_argument_errors_come_before_any_lookup() -> None:
 
 
 def test_seed_list_lookup_errors_are_the_librarys(resolver: StaticResolver) -> None:
-    with pytest.raises(ServiceNotFoundError):
+    with pytest.raises(
+        ServiceNotFoundError, match=r"no Service 'zookeeper' in namespace 'streaming'"
+    ):
         seed_list("zookeeper", namespace="streaming", port=2181, resolver=resolver)
-    with pytest.raises(UntrustedAnswerError):
+    with pytest.raises(
+        UntrustedAnswerError,
+        match=r"every endpoint of kafka-headless\.streaming\.svc\.cluster\.local\. was dropped",
+    ):
         seed_list(KAFKA, port=9092, resolver=resolver, allowed_networks=["10.96.0.0/12"])
+
+
+def test_argument_errors_are_exact() -> None:
+    nothing = StaticResolver({})
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^give port= or port_name=, not both: SRV records carry each member's port$",
+    ):
+        seed_list(KAFKA, port=9092, port_name="kafka", resolver=nothing)
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^hosts='hostname' needs port_name=: per-pod hostnames come from the SRV "
+        r"records of a named port$",
+    ):
+        seed_list(KAFKA, hosts="hostname", resolver=nothing)
+    with pytest.raises(ConfigurationError, match=r"^the separator must be a non-empty string$"):
+        build_seed_list(BROKERS, separator="")
+    with pytest.raises(ConfigurationError, match=r"^a seed list needs at least one endpoint$"):
+        build_seed_list([])
+
+
+def test_allowed_networks_reach_the_srv_lookup(resolver: StaticResolver) -> None:
+    with pytest.raises(
+        UntrustedAnswerError,
+        match=r"^every endpoint of _tcp-client\._tcp\.kafka-headless\.streaming\.svc\.cluster"
+        r"\.local\. was dropped",
+    ):
+        seed_list(
+            KAFKA, port_name="tcp-client", resolver=resolver, allowed_networks=["10.96.0.0/12"]
+        )
+    kept = seed_list(
+        KAFKA, port_name="tcp-client", resolver=resolver, allowed_networks=["10.244.0.0/24"]
+    )
+    assert kept == "10.244.0.5:9094"

@@ -236,3 +236,138 @@ def test_a_lookup_overtaken_by_a_newer_one_is_not_counted() -> None:
     state.apply(snapshot("10.0.0.2"), second, 100.0)
     state.apply(snapshot("10.0.0.1"), first, 101.0)
     assert state.stats(101.0).refreshes == 1
+
+
+def test_a_waiter_on_a_closed_discovery_is_refused() -> None:
+    state = started()
+    state.close()
+    with pytest.raises(
+        DiscoveryError, match=r"^discovery of api\.shop\.svc\.cluster\.local\. is closed$"
+    ):
+        Waiter(state, 1, 1.0, now=0.0)
+    with pytest.raises(ConfigurationError, match=r"^wait_for needs a timeout >= 0 seconds$"):
+        Waiter(started(), 1, float("nan"), now=0.0)
+    with pytest.raises(
+        ConfigurationError, match=r"^wait_for needs a count of at least 1, not 1\.0$"
+    ):
+        Waiter(started(), 1.0, 1.0, now=0.0)  # type: ignore[arg-type]
+
+
+def test_a_started_state_has_no_failure_and_an_empty_snapshot_of_its_name() -> None:
+    state = RefreshState(NAME, POLICY, rng=random.Random(1), clock=lambda: 0.0)
+    assert (state.started, state.closed) == (False, False)
+    assert state.snapshot == Resolution(NAME, ())
+    assert state.snapshot.name == NAME
+    assert state.start()
+    assert state.failure is None
+    assert (state.started, state.closed) == (True, False)
+
+
+def test_an_empty_answer_is_an_empty_snapshot_of_the_name_after_the_negative_interval() -> None:
+    state = started()
+    state.apply(snapshot("10.0.0.1"), state.begin(), 100.0)
+    nx = ServiceNotFoundError("gone", name=NAME, rdtype="A", nameserver="10.96.0.10:53")
+    applied = state.apply(nx, state.begin(), 101.0)
+    assert applied.delay == POLICY_OLD.negative_interval
+    assert (state.snapshot.name, len(state.snapshot), state.snapshot.nameserver) == (
+        NAME,
+        0,
+        "10.96.0.10:53",
+    )
+
+
+def test_stale_events_carry_every_figure() -> None:
+    state = started(stale_policy="fail")
+    state.apply(snapshot("10.0.0.1", "10.0.0.2"), state.begin(), 100.0)
+    error = timeout()
+    within = state.apply(error, state.begin(), 110.0)
+    assert within.events == (
+        RefreshFinished(NAME, "failed", 2, error, stale=True),
+        StaleServed(NAME, 10.0, error, 2, 1, expired=False, first=True),
+    )
+    past = state.apply(error, state.begin(), 131.0)
+    assert past.events == (
+        RefreshFinished(NAME, "failed", 2, error, stale=True),
+        StaleServed(NAME, 31.0, error, 2, 2, expired=True, first=True),
+    )
+    assert state.failure is not None
+    with pytest.raises(StaleEndpointsError, match=r"are 31 s old, past max_stale") as info:
+        raise state.failure()
+    assert info.value.name == NAME
+
+
+@pytest.mark.parametrize(("age", "expired"), [(29.5, False), (30.0, True)])
+def test_the_endpoints_expire_at_max_stale_exactly(age: float, expired: bool) -> None:
+    state = started(stale_policy="fail")
+    state.apply(snapshot("10.0.0.1"), state.begin(), 100.0)
+    applied = state.apply(timeout(), state.begin(), 100.0 + age)
+    event = applied.events[-1]
+    assert isinstance(event, StaleServed)
+    assert event.expired is expired
+    assert (state.failure is not None) is expired
+
+
+def test_a_failure_before_any_answer_names_the_lookup() -> None:
+    state = started()
+    state.apply(timeout(), state.begin(), 100.0)
+    assert state.failure is not None
+    with pytest.raises(
+        NoEndpointsError,
+        match=r"^no endpoints of api\.shop\.svc\.cluster\.local\. yet: the lookup failed: "
+        r"no answer$",
+    ) as info:
+        raise state.failure()
+    assert info.value.name == NAME
+
+
+@pytest.mark.parametrize(
+    ("addresses", "next_family"),
+    [(("10.0.0.1",), "ipv4"), (("fd00::1",), "ipv6"), (("10.0.0.1", "fd00::1"), "any")],
+)
+def test_an_answer_of_one_family_backs_the_other_off(
+    addresses: tuple[str, ...], next_family: str
+) -> None:
+    state = RefreshState(NAME, POLICY, rng=random.Random(1), clock=lambda: 0.0)
+    state.start()
+    ticket = state.begin()
+    assert ticket.family == "any"
+    state.apply(snapshot(*addresses), ticket, 0.0)
+    assert state.begin().family == next_family
+
+
+def test_the_wait_error_names_the_service_and_counts_in_the_singular() -> None:
+    state = started()
+    waiter = Waiter(state, 1, 0.0, now=0.0)
+    with pytest.raises(
+        WaitTimeoutError, match=r"^gave up after 0 s waiting for 1 endpoint of "
+    ) as info:
+        waiter.step(0.0)
+    assert str(info.value) == (
+        "gave up after 0 s waiting for 1 endpoint of api.shop.svc.cluster.local.: have 0 of 1 "
+        "endpoints (the answer was short). Check the Service name and namespace (kubectl get "
+        "svc -n <namespace>), that it is headless (clusterIP: None), that its pods are ready "
+        "(kubectl get pods), and set publishNotReadyAddresses: true if peers must find each "
+        "other before they are ready"
+    )
+    assert (info.value.name, info.value.wanted, info.value.seen) == (NAME, 1, 0)
+
+
+def test_the_waiter_backs_off_to_two_seconds_at_most() -> None:
+    waiter = Waiter(started(), 5, 600.0, now=0.0)
+    now, delays = 0.0, []
+    for _ in range(25):
+        delay, _report = waiter.step(now)
+        assert delay is not None
+        delays.append(delay)
+        now += delay
+    assert delays[:5] == pytest.approx([0.1, 0.2, 0.4, 0.8, 1.6])
+    assert delays[5:] == [2.0] * 20
+
+
+def test_a_second_stale_failure_counts_two() -> None:
+    state = started()
+    state.apply(snapshot("10.0.0.1"), state.begin(), 100.0)
+    error = timeout()
+    state.apply(error, state.begin(), 105.0)
+    again = state.apply(error, state.begin(), 110.0)
+    assert again.events[-1] == StaleServed(NAME, 10.0, error, 1, 2, expired=False, first=False)

@@ -84,7 +84,10 @@ def test_mongo_uri_from_the_embedded_zone(demo: StaticResolver) -> None:
 
 
 def test_not_found_explains_the_three_causes(demo: StaticResolver) -> None:
-    with pytest.raises(ServiceNotFoundError) as info:
+    with pytest.raises(
+        ServiceNotFoundError,
+        match=r"^mongodb\.infra\.svc\.cluster\.local\. does not exist \(NXDOMAIN\)",
+    ) as info:
         resolve(ServiceName("mongodb", "infra", "cluster.local"), resolver=demo)
     message = str(info.value)
     assert "no Service 'mongodb' in namespace 'infra'" in message

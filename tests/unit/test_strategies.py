@@ -181,7 +181,7 @@ def test_random_is_uniform_and_reproducible() -> None:
 def test_the_chi_square_check_has_power() -> None:
     # The helper must reject a visibly skewed distribution, or the tests above prove nothing.
     skewed = Counter({PODS[0]: 11_000, **dict.fromkeys(PODS[1:], 9_750)})
-    with pytest.raises(AssertionError):
+    with pytest.raises(AssertionError, match=r"assert 125\.0 < "):
         assert_distribution(skewed, dict.fromkeys(PODS, 1 / len(PODS)))
 
 
@@ -234,7 +234,7 @@ def test_acquire_begins_and_ends_around_the_block_even_on_error() -> None:
         assert ep == PODS[-1]
         assert spy.calls == [("begin", ep)]
     assert spy.calls == [("begin", ep), ("end", ep)]
-    with pytest.raises(KeyError), acquire(spy, RES):
+    with pytest.raises(KeyError, match="the request failed"), acquire(spy, RES):
         raise KeyError("the request failed")
     assert spy.calls[-1] == ("end", ep)
     assert len(spy.calls) == 4
@@ -258,7 +258,7 @@ def test_acquire_counts_in_flight_requests_of_least_outstanding() -> None:
             inside.append(lo.in_flight(ep))
             raise RuntimeError("the request failed")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match=r"^the request failed$"):
         failing_request()
     assert inside == [1]
     assert all(lo.in_flight(ep) == 0 for ep in PODS)
@@ -481,3 +481,62 @@ def test_acquire_decides_in_flight_tracking_by_protocol_once_per_type(
             pass
     assert checks == [Spy, PickFirst]
     assert spy.calls == [("begin", PODS[-1]), ("end", PODS[-1])] * 3
+
+
+@pytest.mark.parametrize("strategy", every_strategy(), ids=repr)
+def test_a_list_changed_in_place_is_read_again(strategy: Strategy) -> None:
+    # A list may change under the same identity: no strategy keeps tables of it.
+    pods = list(PODS[:3])
+    assert {strategy.pick(pods, "k") for _ in range(20)} <= set(PODS[:3])
+    pods[:] = [PODS[4]]
+    assert {strategy.pick(pods, "k") for _ in range(20)} == {PODS[4]}
+    pods.append(PODS[3])
+    assert {strategy.pick(pods, "k") for _ in range(60)} <= {PODS[3], PODS[4]}
+
+
+def test_the_simple_strategies_repr() -> None:
+    assert [repr(s) for s in (PickFirst(), RoundRobin(), Random(random.Random(1)))] == [
+        "PickFirst()",
+        "RoundRobin()",
+        "Random()",
+    ]
+
+
+@pytest.mark.parametrize("make", [lambda: Weighted(random.Random(1)), LeastOutstanding])
+def test_preparing_the_same_snapshot_twice_builds_once(
+    make: Callable[[], Strategy], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builds: list[int] = []
+    real = _base.as_tuple
+
+    def counting(endpoints: Sequence[Endpoint]) -> tuple[Endpoint, ...]:
+        builds.append(1)
+        return real(endpoints)
+
+    monkeypatch.setattr(_weighted, "as_tuple", counting)
+    monkeypatch.setattr(_least, "as_tuple", counting)
+    strategy = make()
+    assert isinstance(strategy, Preparing)
+    assert isinstance(strategy, PreparingInSlices)
+    strategy.prepare(RES)
+    strategy.prepare(RES)
+    assert list(strategy.prepare_in_slices(RES)) == []
+    assert len(builds) == 1
+
+
+def test_the_empty_error_says_why_there_may_be_nothing() -> None:
+    with pytest.raises(
+        NoEndpointsError,
+        match=r"^there are no endpoints to pick from: the Service has no ready pods "
+        r"\(or every pod was filtered out\)$",
+    ):
+        RoundRobin().pick(())
+
+
+def test_an_unknown_strategy_name_lists_the_known_ones() -> None:
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^unknown strategy 'x'; choose one of: consistent_hash, least_outstanding, "
+        r"pick_first, random, round_robin, weighted$",
+    ):
+        strategy_from_name("x")

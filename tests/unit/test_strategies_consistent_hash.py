@@ -111,14 +111,29 @@ def test_a_dual_stack_pod_is_one_pod_reached_at_its_first_address() -> None:
 
 
 def test_a_key_is_required() -> None:
-    with pytest.raises(ConfigurationError, match="needs a key"):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"^consistent_hash needs a key to pick with, e\.g\. pick\(key='user-42'\)$",
+    ):
         ConsistentHash().pick(pods(0, 1))
 
 
 @pytest.mark.parametrize("vnodes", [0, -5, 1.5, True])
 def test_vnodes_must_be_a_positive_integer(vnodes: object) -> None:
-    with pytest.raises(ConfigurationError, match="vnodes"):
+    with pytest.raises(
+        ConfigurationError, match=rf"^vnodes must be a positive integer, not {vnodes!r}$"
+    ):
         ConsistentHash(vnodes=vnodes)  # type: ignore[arg-type]
+
+
+def test_one_vnode_is_enough_and_the_repr_names_the_options() -> None:
+    one = ConsistentHash(vnodes=1)
+    assert repr(one) == "ConsistentHash(vnodes=1)"
+    res = pods(0, 1, 2)
+    assert {one.pick(res, f"k{i}") for i in range(200)} <= set(res)
+    assert repr(ConsistentHash(weights={"10.0.0.1": 2})) == (
+        "ConsistentHash(weights={'10.0.0.1': 2.0}, vnodes=160)"
+    )
 
 
 def documented_ring(endpoints: Sequence[Endpoint], vnodes: int = 160) -> dict[str, str]:
@@ -286,3 +301,16 @@ def test_many_changes_at_once_are_a_full_build(monkeypatch: pytest.MonkeyPatch) 
     strategy.prepare(pods(*range(100, 140)))  # 40 pods out, 40 in: a build
     assert builds == [40]
     same_mapping(strategy, pods(*range(100, 140)))
+
+
+def test_one_vnode_per_pod_is_the_documented_ring_with_one_point_each() -> None:
+    res = pods(*range(7))
+    strategy = ConsistentHash(vnodes=1)
+    assert {key: strategy.pick(res, key).address for key in KEYS[:2000]} == documented_ring(
+        res, vnodes=1
+    )
+    # A weight that rounds to no point still gets one: at least one point per pod.
+    light = ConsistentHash(vnodes=1, weights={ep.address: 0.4 for ep in res})
+    assert {key: light.pick(res, key).address for key in KEYS[:2000]} == documented_ring(
+        res, vnodes=1
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 from collections import Counter
 
@@ -64,7 +65,7 @@ def test_acquire_releases_on_error_and_end_never_goes_negative() -> None:
         with lo.acquire(RES):
             raise ConnectionError("reset by peer")
 
-    with pytest.raises(ConnectionError):
+    with pytest.raises(ConnectionError, match=r"^reset by peer$"):
         failing_request()
     assert all(lo.in_flight(ep) == 0 for ep in RES)
     lo.end(A)  # without begin: ignored
@@ -94,3 +95,81 @@ def test_counts_survive_a_new_snapshot() -> None:
 def test_choices_must_be_between_2_and_10(choices: object) -> None:
     with pytest.raises(ConfigurationError, match="choices"):
         LeastOutstanding(choices=choices)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("choices", [2, 3, 10])
+def test_a_tie_goes_to_the_first_drawn(choices: int) -> None:
+    # Equal loads: the endpoint of the first of the ``choices`` draws, whatever the others.
+    five = Resolution.from_endpoints("svc", (Endpoint(f"10.6.1.{i}", 80) for i in range(5)))
+    lo = LeastOutstanding(random.Random(7), choices=choices)
+    mirror = random.Random(7)
+    for ep in five:
+        busy(lo, ep, 1)
+    for _ in range(200):
+        draws = [int(mirror.random() * 5) for _ in range(choices)]
+        assert lo.pick(five) == five[draws[0]]
+
+
+@pytest.mark.parametrize("choices", [2, 3, 10])
+def test_the_first_drawn_of_the_least_busy_wins(choices: int) -> None:
+    five = Resolution.from_endpoints("svc", (Endpoint(f"10.6.2.{i}", 80) for i in range(5)))
+    lo = LeastOutstanding(random.Random(8), choices=choices)
+    mirror = random.Random(8)
+    loads = (2, 0, 1, 0, 2)
+    for ep, load in zip(five, loads, strict=True):
+        busy(lo, ep, load)
+    for _ in range(300):
+        draws = [int(mirror.random() * 5) for _ in range(choices)]
+        least = min(loads[d] for d in draws)
+        assert lo.pick(five) == five[next(d for d in draws if loads[d] == least)]
+
+
+def _reachable_endpoints(root: object) -> list[Endpoint]:
+    """The endpoints a strategy holds on to, by walking its containers (gc referents)."""
+    found: list[Endpoint] = []
+    seen: set[int] = set()
+    todo = [root]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, Endpoint):
+            found.append(obj)
+        elif obj is root or isinstance(obj, (dict, list, tuple, set, frozenset, Resolution)):
+            todo.extend(gc.get_referents(obj))
+    return found
+
+
+def test_idle_pods_that_left_are_forgotten_busy_ones_once_idle() -> None:
+    lo = LeastOutstanding(random.Random(9))
+    gone_idle, gone_busy = Endpoint("10.6.3.1", 80), Endpoint("10.6.3.2", 80)
+    stays = Endpoint("10.6.3.3", 80)
+    lo.pick(Resolution.from_endpoints("svc", (gone_idle, gone_busy, stays)))
+    lo.begin(gone_busy)
+    lo.begin(stays)
+    after = Resolution.from_endpoints("svc", (stays, Endpoint("10.6.3.4", 80)))
+    lo.pick(after)
+    held = _reachable_endpoints(lo)
+    assert not any(ep is gone_idle for ep in held)
+    assert any(ep is gone_busy for ep in held)  # its end() is still to come
+    assert lo.in_flight(gone_busy) == 1
+    lo.end(gone_busy)
+    lo.pick(Resolution.from_endpoints("svc", (stays, Endpoint("10.6.3.5", 80))))
+    assert not any(ep is gone_busy for ep in _reachable_endpoints(lo))
+    assert lo.in_flight(stays) == 1  # the pod that stayed keeps its count throughout
+    # A pod that comes back starts from what it had: nothing in flight.
+    assert lo.in_flight(gone_idle) == 0
+    lo.pick(Resolution.from_endpoints("svc", (gone_idle, stays)))
+    assert lo.in_flight(gone_idle) == 0
+    assert lo.in_flight(stays) == 1
+
+
+def test_choices_at_their_limits_and_one_past_with_the_message() -> None:
+    assert repr(LeastOutstanding(choices=2)) == "LeastOutstanding(choices=2)"
+    assert repr(LeastOutstanding(choices=10)) == "LeastOutstanding(choices=10)"
+    for bad in (1, 11):
+        with pytest.raises(
+            ConfigurationError, match=rf"^choices must be an integer from 2 to 10, not {bad}$"
+        ):
+            LeastOutstanding(choices=bad)

@@ -16,6 +16,7 @@ from headless_discovery import (
     Endpoint,
     LeastOutstanding,
     OutlierEjection,
+    PickFirst,
     Resolution,
     RoundRobin,
     acquire,
@@ -160,6 +161,78 @@ def test_failures_while_ejected_do_not_extend_the_ejection() -> None:
     assert strategy.ejected == frozenset()
 
 
+def test_the_same_sequence_object_sees_each_ejection_and_return() -> None:
+    # One Resolution object across every change: only the ejected set tells the view apart.
+    strategy, clock = guarded()
+    first, second = PODS[0], PODS[1]
+    assert seen(strategy) == set(PODS)
+    fail(strategy, first)
+    assert seen(strategy) == set(PODS) - {first}
+    clock.now += 10
+    fail(strategy, second)
+    assert seen(strategy) == set(PODS) - {first, second}
+    clock.now += 20  # the first comes back, the second is still out
+    assert seen(strategy) == set(PODS) - {second}
+    clock.now += 10
+    assert seen(strategy) == set(PODS)
+
+
+def test_a_list_changed_in_place_is_read_again_at_every_pick() -> None:
+    # A list may change under the same identity: no view of it is kept.
+    strategy, _ = guarded()
+    pods = list(PODS[:10])
+    strategy.pick(pods)
+    fail(strategy, pods[0])
+    assert seen(strategy, pods) == set(PODS[1:10])
+    pods[5] = PODS[15]
+    assert seen(strategy, pods) == set(PODS[1:10]) - {PODS[5]} | {PODS[15]}
+    pods.append(PODS[0])  # the ejected pod, twice: still out
+    assert PODS[0] not in seen(strategy, pods)
+
+
+def test_one_consecutive_failure_ejects_at_the_first_failure() -> None:
+    strategy, _ = guarded(consecutive_failures=1)
+    strategy.pick(PODS)
+    strategy.report_success(PODS[6])
+    assert strategy.ejected == frozenset()
+    strategy.report_failure(PODS[6])
+    assert strategy.ejected == {PODS[6]}
+    assert PODS[6] not in seen(strategy)
+    with pytest.raises(
+        ConfigurationError, match=r"^consecutive_failures must be a positive integer, not 0$"
+    ):
+        OutlierEjection(RoundRobin(), consecutive_failures=0)
+
+
+def test_two_consecutive_failures_need_two_in_a_row() -> None:
+    strategy, _ = guarded(consecutive_failures=2)
+    strategy.pick(PODS)
+    strategy.report_failure(PODS[6])
+    strategy.report_success(PODS[6])
+    strategy.report_failure(PODS[6])
+    assert strategy.ejected == frozenset()
+    strategy.report_failure(PODS[6])
+    assert strategy.ejected == {PODS[6]}
+
+
+def test_a_pod_that_leaves_and_comes_back_keeps_its_ejection_and_its_count() -> None:
+    # Nothing is forgotten when a pod drops out of a snapshot: a pod that left the
+    # answer for a moment (not ready) is the same pod when it is back.
+    strategy, clock = guarded()
+    without = Resolution.from_endpoints("svc", PODS[2:])
+    strategy.pick(PODS)
+    fail(strategy, PODS[0])
+    fail(strategy, PODS[1], 4)
+    assert seen(strategy, without) == set(without)
+    assert strategy.ejected == {PODS[0]}  # still out while away
+    back = Resolution.from_endpoints("svc", PODS)
+    assert PODS[0] not in seen(strategy, back)
+    strategy.report_failure(PODS[1])  # the fifth in a row, across its absence
+    assert strategy.ejected == {PODS[0], PODS[1]}
+    clock.now += 30
+    assert seen(strategy, back) == set(PODS)
+
+
 def test_the_view_is_built_once_per_snapshot_and_ejection(monkeypatch: pytest.MonkeyPatch) -> None:
     builds: list[int] = []
     real = as_tuple
@@ -209,20 +282,26 @@ def test_in_flight_counting_and_reports_reach_the_inner_strategy() -> None:
 
 
 @pytest.mark.parametrize(
-    "options",
+    ("options", "message"),
     [
-        {"consecutive_failures": 0},
-        {"consecutive_failures": 2.5},
-        {"base_ejection": 0},
-        {"base_ejection": float("inf")},
-        {"max_ejection": 10.0},
-        {"max_ejected_fraction": 1.5},
-        {"max_ejected_fraction": -0.1},
-        {"interval": 0},
+        ({"consecutive_failures": 0}, "^consecutive_failures must be a positive integer, not 0$"),
+        (
+            {"consecutive_failures": 2.5},
+            r"^consecutive_failures must be a positive integer, not 2\.5$",
+        ),
+        ({"base_ejection": 0}, "^base_ejection must be a positive number, not 0$"),
+        ({"base_ejection": float("inf")}, "^base_ejection must be a positive number, not inf$"),
+        (
+            {"max_ejection": 10.0},
+            r"^max_ejection must be at least base_ejection \(30\.0\), not 10\.0$",
+        ),
+        ({"max_ejected_fraction": 1.5}, r"^max_ejected_fraction must be from 0 to 1, not 1\.5$"),
+        ({"max_ejected_fraction": -0.1}, r"^max_ejected_fraction must be from 0 to 1, not -0\.1$"),
+        ({"interval": 0}, "^interval must be a positive number, not 0$"),
     ],
 )
-def test_bad_options_are_refused(options: dict[str, float]) -> None:
-    with pytest.raises(ConfigurationError):
+def test_bad_options_are_refused(options: dict[str, float], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
         OutlierEjection(RoundRobin(), **options)  # type: ignore[arg-type]
 
 
@@ -421,3 +500,70 @@ def test_a_child_forked_while_threads_use_the_strategy_can_use_it() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "0", "children that hung (or failed, x100)"
+
+
+def test_successes_reach_an_inner_strategy_that_tracks_failures() -> None:
+    inner, clock = guarded()
+    outer = OutlierEjection(inner, consecutive_failures=100, clock=clock)
+    outer.pick(PODS)
+    inner.pick(PODS)
+    fail(outer, PODS[0], 4)
+    outer.report_success(PODS[0])  # resets the inner count too
+    fail(outer, PODS[0], 4)
+    assert inner.ejected == frozenset()
+    outer.report_failure(PODS[0])
+    assert inner.ejected == {PODS[0]}
+    assert outer.ejected == frozenset()
+
+
+def test_begin_and_end_are_no_ops_over_a_strategy_that_counts_nothing() -> None:
+    strategy, _ = guarded()
+    strategy.begin(PODS[0])
+    strategy.end(PODS[0])
+    with acquire(strategy, PODS) as ep:
+        assert ep in PODS
+    assert list(strategy.prepare_in_slices(PODS)) == []
+    strategy.prepare(PODS)
+
+
+def test_the_pick_that_brings_a_pod_back_may_pick_it() -> None:
+    clock = FakeClock()
+    strategy = OutlierEjection(PickFirst(), clock=clock)
+    strategy.pick(PODS)
+    fail(strategy, PODS[0])
+    assert strategy.pick(PODS) == PODS[1]
+    clock.now += 30
+    assert strategy.pick(PODS) == PODS[0]
+
+
+def test_eject_return_and_eject_another_on_one_sequence() -> None:
+    clock = FakeClock()
+    strategy = OutlierEjection(PickFirst(), clock=clock)
+    strategy.pick(PODS)
+    fail(strategy, PODS[0])
+    assert strategy.pick(PODS) == PODS[1]
+    clock.now += 30
+    assert strategy.pick(PODS) == PODS[0]
+    fail(strategy, PODS[1])
+    assert strategy.pick(PODS) == PODS[0]
+    fail(strategy, PODS[0])  # again: 20 pods leave room for two
+    assert strategy.pick(PODS) == PODS[2]
+
+
+def test_a_success_of_a_pod_that_never_failed_is_fine() -> None:
+    strategy, _ = guarded()
+    strategy.pick(PODS)
+    strategy.report_failure(PODS[1])
+    strategy.report_success(PODS[0])
+    fail(strategy, PODS[1], 4)
+    assert strategy.ejected == {PODS[1]}
+
+
+def test_the_durations_at_their_limits() -> None:
+    strategy, clock = guarded(base_ejection=0.5, max_ejection=0.5, interval=0.25)
+    strategy.pick(PODS)
+    fail(strategy, PODS[0])
+    clock.now += 0.49
+    assert strategy.ejected == {PODS[0]}
+    clock.now += 0.01
+    assert strategy.ejected == frozenset()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 
 import pytest
 
@@ -88,10 +89,23 @@ def test_user_weights_still_honour_srv_priorities() -> None:
     assert picks(strategy, (primary, backup), 200) == {primary: 200}
 
 
-@pytest.mark.parametrize("bad", [-1, math.nan, math.inf, True, "3"])
+@pytest.mark.parametrize("bad", [-1, -0.001, math.nan, math.inf, -math.inf, True, "3", None])
 def test_bad_weights_are_refused(bad: object) -> None:
-    with pytest.raises(ConfigurationError, match="weight"):
+    message = (
+        rf"^the weight of '10\.0\.0\.1' must be a finite number >= 0, not {re.escape(repr(bad))}$"
+    )
+    with pytest.raises(ConfigurationError, match=message):
         Weighted(weights={"10.0.0.1": bad})  # type: ignore[dict-item]
+    with pytest.raises(
+        ConfigurationError, match=r"^weights are keyed by address or hostname, not 5$"
+    ):
+        Weighted(weights={5: 1})  # type: ignore[dict-item]
+
+
+def test_weights_at_their_limits_and_the_repr() -> None:
+    strategy = Weighted(weights={"10.0.0.1": 0, "Web-0.": 1e308, "FD00:0::1": 2})
+    assert repr(strategy) == "Weighted(weights={'10.0.0.1': 0.0, 'web-0': 1e+308, 'fd00::1': 2.0})"
+    assert repr(Weighted()) == "Weighted()"
 
 
 def test_seeded_picks_are_reproducible() -> None:

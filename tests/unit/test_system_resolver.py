@@ -147,7 +147,7 @@ def test_names_that_are_no_names_are_refused_before_getaddrinfo(name: object) ->
 def test_sync_and_async_fail_alike(monkeypatch: pytest.MonkeyPatch) -> None:
     error = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
     monkeypatch.setattr(socket, "getaddrinfo", answering(error))
-    with pytest.raises(ServiceNotFoundError) as sync:
+    with pytest.raises(ServiceNotFoundError, match=r"\(answered by getaddrinfo\)") as sync:
         SystemResolver().resolve_addresses(NAME)
 
     async def main() -> None:
@@ -159,7 +159,7 @@ def test_sync_and_async_fail_alike(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(loop, "getaddrinfo", failing)
         await SystemResolver().aresolve_addresses(NAME)
 
-    with pytest.raises(ServiceNotFoundError) as asynchronous:
+    with pytest.raises(ServiceNotFoundError, match=r"\(answered by getaddrinfo\)") as asynchronous:
         asyncio.run(main())
     assert str(sync.value) == str(asynchronous.value)
     assert vars(sync.value) == vars(asynchronous.value)

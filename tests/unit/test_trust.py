@@ -67,6 +67,6 @@ def test_discovery_keeps_the_last_good_endpoints_when_an_answer_is_all_untrusted
         SVC, resolver=resolver, refresh=quiet, allowed_networks=["10.244.0.0/16"]
     ) as pods:
         resolver.addresses = ["203.0.113.66"]
-        with pytest.raises(UntrustedAnswerError):
+        with pytest.raises(UntrustedAnswerError, match=r"203\.0\.113\.66 outside allowed_networks"):
             pods.refresh()
         assert pods.pick().address == "10.244.0.5"

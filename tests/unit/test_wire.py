@@ -101,26 +101,29 @@ def test_truncated_flag_and_extended_rcode() -> None:
 
 
 @pytest.mark.parametrize(
-    ("mangle", "match"),
+    ("mangle", "match", "oracle"),
     [
-        (lambda w: w[:8], "shorter than its header"),
-        (lambda w: w[:-3], "header is cut short"),  # the OPT record
-        (lambda w: w + b"\x00", "trailing junk"),
+        (lambda w: w[:8], "shorter than its header", "too short"),
+        (lambda w: w[:-3], "header is cut short", "DNS message is malformed"),  # the OPT record
+        (lambda w: w + b"\x00", "trailing junk", "extra junk at the end"),
         # the question name replaced by a pointer to itself
         (
             lambda w: (
                 w[:12] + b"\xc0\x0c" + w[12 + len(dns.name.from_text(QNAME).to_wire() or b"") :]
             ),
             "does not point back",
+            "points forward instead of backward",
         ),
     ],
 )
-def test_malformed_messages_raise_our_error(mangle: Callable[[bytes], bytes], match: str) -> None:
+def test_malformed_messages_raise_our_error(
+    mangle: Callable[[bytes], bytes], match: str, oracle: str
+) -> None:
     msg = response()
     msg.answer.append(dns.rrset.from_text(QNAME, 5, "IN", "A", "10.0.0.1"))
     wire = mangle(msg.to_wire())
     # dnspython, the oracle, refuses each of them too.
-    with pytest.raises(dns.exception.FormError):
+    with pytest.raises(dns.exception.FormError, match=oracle):
         dns.message.from_wire(wire)
     with pytest.raises(_wire.MalformedMessage, match=match):
         read_all(wire)
@@ -152,7 +155,7 @@ def test_a_broken_txt_record_is_malformed(rdata: bytes, match: str) -> None:
         head[:6] + b"\x00\x01" + head[8:] + b"\xc0\x0c" + struct.pack("!HHIH", 16, 1, 5, len(rdata))
     )
     wire += rdata
-    with pytest.raises(dns.exception.FormError):
+    with pytest.raises(dns.exception.FormError, match="OPT record occurred somewhere other than"):
         dns.message.from_wire(wire)
     with pytest.raises(_wire.MalformedMessage, match=match):
         read_all(wire)
@@ -238,3 +241,156 @@ def test_a_query_without_edns_has_no_opt_record() -> None:
     query = dns.message.from_wire(wire)
     assert query.edns == -1
     assert query.question[0].to_text() == f"{QNAME} IN A"
+
+
+# -- messages written by hand: each way a message can be malformed, and each limit ----------
+
+_QWIRE = dns.name.from_text(QNAME).to_wire() or b""
+_TO_QNAME = b"\xc0\x0c"  # a compression pointer to the question name
+
+
+def _message(*records: bytes, qdcount: int = 1, question: bytes | None = None) -> bytes:
+    """A response with the question for QNAME and ``records`` as its answer section."""
+    head = struct.pack("!HHHHHH", 7, 0x8180, qdcount, len(records), 0, 0)
+    if question is None:
+        question = _QWIRE + struct.pack("!HH", _wire.A, 1)
+    return head + question + b"".join(records)
+
+
+def _record(rdtype: int, rdata: bytes, owner: bytes = _TO_QNAME, rdclass: int = 1) -> bytes:
+    return owner + struct.pack("!HHIH", rdtype, rdclass, 5, len(rdata)) + rdata
+
+
+def _labels(*sizes: int) -> bytes:
+    return b"".join(bytes([size]) + b"a" * size for size in sizes) + b"\x00"
+
+
+@pytest.mark.parametrize(
+    ("wire", "match"),
+    [
+        (_message(qdcount=2), "^more than one question in a response$"),
+        (_message(question=_QWIRE + b"\x00\x01\x00"), "^the question is cut short$"),
+        (_message(question=b"\x05abc"), "^a name runs past the end of the message$"),
+        (_message(question=b"\x03abc\xc0"), "^a compression pointer is cut short$"),
+        (_message(question=b"\x40" + b"a" * 64 + b"\x00"), "^a name has an unknown label type$"),
+        (_message(question=b"\xbf" + b"a" * 191 + b"\x00"), "^a name has an unknown label type$"),
+        (
+            _message(question=_labels(63, 63, 63, 62) + b"\x00\x01\x00\x01"),
+            "^a name is longer than 255 bytes$",
+        ),
+        (
+            _message(_record(_wire.A, b"\x0a\x00\x00\x01")[:-2]),
+            "^a record's data is cut short$",
+        ),
+        (_message(_record(_wire.A, b"\x0a\x00\x00")), "^an A record is not 4 bytes$"),
+        (_message(_record(_wire.A, b"\x0a\x00\x00\x01\x02")), "^an A record is not 4 bytes$"),
+        (_message(_record(_wire.AAAA, b"\xfd" + b"\x00" * 14)), "^an AAAA record is not 16 bytes$"),
+        (_message(_record(_wire.AAAA, b"\xfd" + b"\x00" * 16)), "^an AAAA record is not 16 bytes$"),
+        (_message(_record(_wire.SRV, b"\x00" * 6)), "^an SRV record is cut short$"),
+        (
+            _message(_record(_wire.SRV, b"\x00" * 6 + b"\x00\x00")),
+            "^an SRV record's length does not match$",
+        ),
+        (
+            _message(_record(_wire.CNAME, _TO_QNAME + b"\x00")),
+            "^a CNAME record's length does not match$",
+        ),
+    ],
+)
+def test_each_malformation_has_its_reason(wire: bytes, match: str) -> None:
+    with pytest.raises(_wire.MalformedMessage, match=match):
+        read_all(wire)
+
+
+def test_names_and_records_at_their_limits_are_read() -> None:
+    longest = _labels(63, 63, 63, 61)  # 255 bytes on the wire, as RFC 1035 allows
+    assert len(longest) == 255
+    wire = _message(
+        _record(_wire.SRV, struct.pack("!HHH", 1, 2, 3) + b"\x00"),  # 7 bytes: target "."
+        _record(_wire.CNAME, longest),
+        question=_labels(63) + struct.pack("!HH", _wire.A, 1),
+    )
+    reply = read_all(wire)
+    owner = "a" * 63 + "."
+    assert reply.question == (owner, _wire.A, 1)
+    assert reply.sections[0].srv[owner].items == [_wire.SrvData(1, 2, 3, ".")]
+    assert reply.sections[0].cname[owner].items == [
+        dns.message.from_wire(wire).answer[1][0].target.to_text()
+    ]
+
+
+def test_records_of_other_classes_and_types_are_skipped() -> None:
+    wire = _message(
+        _record(_wire.A, b"\x0a\x00\x00\x01", rdclass=3),  # CHAOS
+        _record(15, b"\x00\x0a" + _TO_QNAME),  # MX
+        _record(_wire.A, b"\x0a\x00\x00\x02"),
+    )
+    answer = read_all(wire).sections[0]
+    assert answer.a[QNAME].items == ["10.0.0.2"]
+    assert (answer.aaaa, answer.srv, answer.cname, answer.txt) == ({}, {}, {}, {})
+
+
+def test_a_pointer_into_data_that_was_not_read_as_a_name_is_followed() -> None:
+    # An unknown record's data holds the name "b" + pointer to the question name; a second
+    # record's owner points there: two pointers, the first to bytes not read as a name.
+    unknown = _record(65280, b"\x01b" + _TO_QNAME)
+    start = len(_message(question=None)) + len(unknown) - 4
+    wire = _message(
+        unknown, _record(_wire.A, b"\x0a\x00\x00\x03", owner=struct.pack("!H", 0xC000 | start))
+    )
+    answer = read_all(wire).sections[0]
+    assert answer.a["b." + QNAME].items == ["10.0.0.3"]
+    assert dns.message.from_wire(wire).answer[1].name.to_text() == "b." + QNAME
+
+
+@pytest.mark.parametrize(
+    ("wire", "match"),
+    [
+        (b"\x00" * 11, "^the DNS message is shorter than its header$"),
+        (_message(question=b"\x03abc"), "^a name runs past the end of the message$"),
+        (
+            _message(_record(_wire.A, b"\x0a\x00\x00\x01"))[:-9],
+            "^a record header is cut short$",
+        ),
+        (_message() + b"\x00", "^trailing junk after the last record$"),
+        (_message(question=b"\xc0\x0c"), "^a compression pointer does not point back$"),
+        (
+            _message(_record(_wire.TXT, b"\x05abc")),
+            "^a TXT character-string runs past its record$",
+        ),
+        (_message(_record(_wire.TXT, b"")), "^a TXT record holds no character-string$"),
+    ],
+)
+def test_each_malformation_has_its_exact_reason(wire: bytes, match: str) -> None:
+    with pytest.raises(_wire.MalformedMessage, match=match):
+        read_all(wire)
+
+
+def test_a_header_alone_is_a_message_and_a_query_is_no_answer() -> None:
+    header = struct.pack("!HHHHHH", 7, 0x8185, 0, 0, 0, 0)  # REFUSED, no question
+    reply = read_all(header)
+    assert reply.question is None
+    assert reply.answers(7, QNAME, _wire.A)
+    query = struct.pack("!HHHHHH", 7, 0x0005, 0, 0, 0, 0)  # the same without QR
+    assert not read_all(query).answers(7, QNAME, _wire.A)
+
+
+def test_read_takes_exactly_its_budget_of_records_section_by_section() -> None:
+    head = struct.pack("!HHHHHH", 7, 0x8180, 1, 0, 2, 3)  # no answer, 2 authority, 3 extra
+    records = [_record(_wire.A, bytes([10, 0, 0, i])) for i in range(1, 6)]
+    reply = _wire.Reply(head + _QWIRE + struct.pack("!HH", _wire.A, 1) + b"".join(records))
+    assert reply.read(1) is False
+    assert reply.sections[1].a[QNAME].items == ["10.0.0.1"]
+    assert reply.read(3) is False
+    assert reply.sections[1].a[QNAME].items == ["10.0.0.1", "10.0.0.2"]
+    assert reply.sections[2].a[QNAME].items == ["10.0.0.3", "10.0.0.4"]
+    assert reply.read(1) is False  # the last record: the end is seen at the next call
+    assert reply.read(1) is True
+    assert reply.sections[0].a == {}
+    assert reply.sections[2].a[QNAME].items == ["10.0.0.3", "10.0.0.4", "10.0.0.5"]
+    assert reply.sections[2].a[QNAME].name == "mongodb.db.svc.cluster.local."
+
+
+def test_a_message_may_end_with_a_compression_pointer() -> None:
+    wire = _message(_record(_wire.CNAME, _TO_QNAME))
+    assert read_all(wire).sections[0].cname[QNAME].items == [QNAME]
