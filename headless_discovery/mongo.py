@@ -391,9 +391,17 @@ def mask_password(uri: str) -> str:
     scheme, sep, rest = uri.partition("://")
     if not sep:
         return uri
-    netloc_end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
-    userinfo, at, hostlist = rest[:netloc_end].rpartition("@")
-    if not at or ":" not in userinfo:
+    query = rest.find("?")
+    end = len(rest) if query < 0 else query
+    slash = rest.find("/", 0, end)
+    netloc_end = end if slash < 0 else slash
+    at = rest.rfind("@", 0, netloc_end)
+    if at < 0 and ":" in rest[:netloc_end]:
+        # "user:pass" cut short by an unescaped "/" or "?" in the password: pymongo refuses
+        # such a URI, but its password must not show either. Masking too much of a
+        # malformed URI is the lesser harm.
+        at = rest.find("@")
+    userinfo = rest[:at] if at >= 0 else ""
+    if ":" not in userinfo:
         return uri
-    user = userinfo.partition(":")[0]
-    return f"{scheme}://{user}:****@{hostlist}{rest[netloc_end:]}"
+    return f"{scheme}://{userinfo.partition(':')[0]}:****@{rest[at + 1 :]}"

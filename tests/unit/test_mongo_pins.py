@@ -338,3 +338,19 @@ def test_mongo_options_are_checked_when_made_before_any_host_is_known(
 ) -> None:
     with pytest.raises(ConfigurationError, match=message):
         MongoOptions(**parts)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("uri", "masked"),
+    [
+        # Unescaped "/" or "?" in a password: a malformed URI, but no password shown.
+        ("mongodb://u:p/ss@h/db", "mongodb://u:****@h/db"),
+        ("mongodb://u:p/ss@h", "mongodb://u:****@h"),
+        ("mongodb://u:p?ss@h/db", "mongodb://u:****@h/db"),
+        ("mongodb://u:p?s/s@h/db", "mongodb://u:****@h/db"),
+        # An "@" in the query of a URI without credentials is left alone.
+        ("mongodb://h/db?appName=a@b", "mongodb://h/db?appName=a@b"),
+    ],
+)
+def test_a_malformed_password_is_masked_too(uri: str, masked: str) -> None:
+    assert mask_password(uri) == masked
