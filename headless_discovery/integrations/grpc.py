@@ -451,6 +451,16 @@ class _NoReadyPod(grpc.RpcError, grpc.Call, _FutureBase):
         )
 
 
+class _Bound(Generic[C]):
+    """What every multi-callable of both channels holds: the router and the method."""
+
+    __slots__ = ("_method", "_router")
+
+    def __init__(self, router: _Router[C], method: _Method) -> None:
+        self._router = router
+        self._method = method
+
+
 class _Channel(grpc.Channel):
     """The sync channel: a router of :mod:`grpc` sub-channels."""
 
@@ -613,14 +623,10 @@ def _authority(discovery: Discovery | AsyncDiscovery) -> str:
     return service.fqdn if service is not None else discovery.name.rstrip(".")
 
 
-class _UnaryUnary(_UnaryUnaryBase):
+class _UnaryUnary(_Bound[grpc.Channel], _UnaryUnaryBase):
     """A unary method: each try on one pod, ``UNAVAILABLE`` retried on another."""
 
-    __slots__ = ("_method", "_router")
-
-    def __init__(self, router: _Router[grpc.Channel], method: _Method) -> None:
-        self._router = router
-        self._method = method
+    __slots__ = ()
 
     def __call__(  # noqa: PLR0917  (grpc's signature)
         self,
@@ -848,14 +854,10 @@ class _UnaryFuture(grpc.Call, _FutureBase):
         return True
 
 
-class _Streaming(_UnaryStreamBase, _StreamStreamBase):
+class _Streaming(_Bound[grpc.Channel], _UnaryStreamBase, _StreamStreamBase):
     """A method with streamed responses: the call stays on one pod; never retried."""
 
-    __slots__ = ("_method", "_router")
-
-    def __init__(self, router: _Router[grpc.Channel], method: _Method) -> None:
-        self._router = router
-        self._method = method
+    __slots__ = ()
 
     def __call__(  # noqa: PLR0917  (grpc's signature)
         self,
@@ -883,14 +885,10 @@ class _Streaming(_UnaryStreamBase, _StreamStreamBase):
         return call
 
 
-class _StreamUnary(_StreamUnaryBase):
+class _StreamUnary(_Bound[grpc.Channel], _StreamUnaryBase):
     """Streamed requests, one response: on one pod; never retried (the requests are gone)."""
 
-    __slots__ = ("_method", "_router")
-
-    def __init__(self, router: _Router[grpc.Channel], method: _Method) -> None:
-        self._router = router
-        self._method = method
+    __slots__ = ()
 
     def __call__(  # noqa: PLR0917  (grpc's signature)
         self,
@@ -1109,14 +1107,10 @@ class _AioChannel(grpc.aio.Channel):
         return f"<aio_discovery_channel {self._router.name}: {len(self._router.pool)} sub-channels>"
 
 
-class _AioUnaryUnary(grpc.aio.UnaryUnaryMultiCallable[Any, Any]):
+class _AioUnaryUnary(_Bound[grpc.aio.Channel], grpc.aio.UnaryUnaryMultiCallable[Any, Any]):
     """A unary method: mirrors :class:`_UnaryUnary`, the tries in one task."""
 
-    __slots__ = ("_method", "_router")
-
-    def __init__(self, router: _Router[grpc.aio.Channel], method: _Method) -> None:
-        self._router = router
-        self._method = method
+    __slots__ = ()
 
     def __call__(
         self,
@@ -1247,14 +1241,10 @@ class _AioUnaryCall(grpc.aio.UnaryUnaryCall[Any, Any]):
             raise self._error
 
 
-class _AioUnaryStream(grpc.aio.UnaryStreamMultiCallable[Any, Any]):
+class _AioUnaryStream(_Bound[grpc.aio.Channel], grpc.aio.UnaryStreamMultiCallable[Any, Any]):
     """Streamed responses: the call stays on one pod; never retried."""
 
-    __slots__ = ("_method", "_router")
-
-    def __init__(self, router: _Router[grpc.aio.Channel], method: _Method) -> None:
-        self._router = router
-        self._method = method
+    __slots__ = ()
 
     def __call__(
         self,
@@ -1274,14 +1264,10 @@ class _AioUnaryStream(grpc.aio.UnaryStreamMultiCallable[Any, Any]):
         )
 
 
-class _AioStreamUnary(grpc.aio.StreamUnaryMultiCallable[Any, Any]):
+class _AioStreamUnary(_Bound[grpc.aio.Channel], grpc.aio.StreamUnaryMultiCallable[Any, Any]):
     """Streamed requests: the call stays on one pod; never retried (the requests are gone)."""
 
-    __slots__ = ("_method", "_router")
-
-    def __init__(self, router: _Router[grpc.aio.Channel], method: _Method) -> None:
-        self._router = router
-        self._method = method
+    __slots__ = ()
 
     def __call__(  # noqa: PLR0917  (grpc's signature)
         self,
@@ -1300,14 +1286,10 @@ class _AioStreamUnary(grpc.aio.StreamUnaryMultiCallable[Any, Any]):
         )
 
 
-class _AioStreamStream(grpc.aio.StreamStreamMultiCallable[Any, Any]):
+class _AioStreamStream(_Bound[grpc.aio.Channel], grpc.aio.StreamStreamMultiCallable[Any, Any]):
     """Both sides streamed: the call stays on one pod; never retried."""
 
-    __slots__ = ("_method", "_router")
-
-    def __init__(self, router: _Router[grpc.aio.Channel], method: _Method) -> None:
-        self._router = router
-        self._method = method
+    __slots__ = ()
 
     def __call__(  # noqa: PLR0917  (grpc's signature)
         self,
