@@ -85,14 +85,7 @@ class PodEnvironment:
             source = os.fspath(namespace_file) if namespace else None
         if namespace is None and ns_from_search is not None:
             namespace, source = ns_from_search, "resolv.conf search list"
-        return cls(
-            namespace=namespace,
-            namespace_source=source,
-            cluster_domain=domain,
-            search=search,
-            ndots=ndots,
-            nameservers=nameservers,
-        )
+        return cls(namespace, source, domain, search, ndots, nameservers)
 
     @property
     def in_pod(self) -> bool:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from .. import errors
@@ -36,6 +37,9 @@ from ._common import (
 )
 from ._doctor import add_doctor_options, run_doctor
 from ._watch import add_watch_options, run_watch
+
+# Adds a group of options to a command's parser.
+_Options = Callable[[argparse.ArgumentParser], None]
 
 PROG = "headless-discovery"
 
@@ -169,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     parent = _common_parent()
 
-    def command(name: str, help_text: str, runner: object) -> argparse.ArgumentParser:
+    def command(name: str, help_text: str, runner: object, *options: _Options) -> None:
         sub = commands.add_parser(
             name,
             help=help_text,
@@ -180,39 +184,42 @@ def build_parser() -> argparse.ArgumentParser:
             allow_abbrev=False,
         )
         sub.set_defaults(runner=runner, parser=sub)
-        return sub
+        for add in options:
+            add(sub)
 
-    sub = command("name", "every DNS name form of a Service", run_name)
-    add_name_options(sub)
-    add_name_command_options(sub)
-
-    sub = command("resolve", "resolve a Service to its endpoints", run_resolve)
-    add_name_options(sub)
-    add_lookup_options(sub)
-    add_dns_options(sub)
-
-    sub = command("pick", "what a selection strategy would choose", run_pick)
-    add_name_options(sub)
-    add_pick_options(sub, STRATEGY_NAMES)
-    add_lookup_options(sub)
-    add_dns_options(sub)
-
-    sub = command("mongo-uri", "the MongoDB connection string for a Service", run_mongo_uri)
-    add_name_options(sub, any_name=False)
-    add_mongo_options(sub)
-    add_dns_options(sub)
-
-    sub = command("watch", "follow a Service and print each change", run_watch)
-    add_name_options(sub)
-    add_lookup_options(sub)
-    add_watch_options(sub)
-    add_dns_options(sub)
-
-    sub = command("doctor", "explain why discovery of a Service does not work", run_doctor)
-    add_name_options(sub, any_name=False)
-    add_doctor_options(sub)
-    add_dns_options(sub)
-
+    names, lookup, dns = add_name_options, add_lookup_options, add_dns_options
+    service = functools.partial(add_name_options, any_name=False)
+    strategies = functools.partial(add_pick_options, names=STRATEGY_NAMES)
+    command("name", "every DNS name form of a Service", run_name, names, add_name_command_options)
+    command("resolve", "resolve a Service to its endpoints", run_resolve, names, lookup, dns)
+    command(
+        "pick", "what a selection strategy would choose", run_pick, names, strategies, lookup, dns
+    )
+    command(
+        "mongo-uri",
+        "the MongoDB connection string for a Service",
+        run_mongo_uri,
+        service,
+        add_mongo_options,
+        dns,
+    )
+    command(
+        "watch",
+        "follow a Service and print each change",
+        run_watch,
+        names,
+        lookup,
+        add_watch_options,
+        dns,
+    )
+    command(
+        "doctor",
+        "explain why discovery of a Service does not work",
+        run_doctor,
+        service,
+        add_doctor_options,
+        dns,
+    )
     command("demo", "the commands on an embedded demo zone (no cluster needed)", run_demo)
     return parser
 

@@ -14,6 +14,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from typing import ParamSpec, TypeVar
 
 from ..endpoints import Family, Resolution
 from ..environment import PodEnvironment
@@ -26,33 +27,23 @@ from ._observations import COMMON_PORT_NAMES, Observations, Outcome, SrvOutcome,
 
 __all__ = ["gather"]
 
+P = ParamSpec("P")
+T = TypeVar("T")
 
-def _resolve(service: ServiceName, family: Family, resolver: Resolver) -> Outcome:
+
+def _attempt(call: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T | DiscoveryError:
+    """``call(*args, **kwargs)``, or the library error it raised: doctor records failures."""
     try:
-        return resolve(service, family=family, resolver=resolver)
+        return call(*args, **kwargs)
     except DiscoveryError as exc:
         return exc
 
 
-def _srv(resolver: Resolver, name: str, family: Family) -> SrvOutcome:
-    try:
-        return resolver.resolve_srv(name, family=family)
-    except DiscoveryError as exc:
-        return exc
-
-
-def _txt(resolver: TxtResolver, name: str) -> TxtOutcome:
-    try:
-        return resolver.resolve_txt(name).texts
-    except DiscoveryError as exc:
-        return exc
-
-
-def _udp(resolver: UdpProbing, name: str) -> UdpProbe | DiscoveryError:
-    try:
-        return resolver.probe_udp(name)
-    except DiscoveryError as exc:
-        return exc
+def _libc(service: ServiceName, family: Family) -> Outcome:
+    # Without the trailing dot, as applications write it: through the search list,
+    # /etc/hosts and nsswitch, all of which the libc path applies.
+    answer = _attempt(SystemResolver().resolve_addresses, service.fqdn, family=family)
+    return answer if isinstance(answer, DiscoveryError) else Resolution.from_addresses(answer)
 
 
 def _txt_source(
@@ -148,14 +139,14 @@ def gather(
     txt_source = _txt_source(resolver, zone_file)
 
     started = clock()
-    addresses = _resolve(service, family, resolver)
+    addresses = _attempt(resolve, service, family=family, resolver=resolver)
     elapsed_ms = (clock() - started) * 1000.0
 
     others: dict[str, Outcome] = {}
     if isinstance(addresses, ServiceNotFoundError):
         for namespace in other_namespaces:
             other = ServiceName(service.name, namespace, service.cluster_domain)
-            others[namespace] = _resolve(other, family, resolver)
+            others[namespace] = _attempt(resolve, other, family=family, resolver=resolver)
 
     required = list(dict.fromkeys(name.lower() for name in port_names))
     if mongo and mongo_port_name not in required:
@@ -163,42 +154,34 @@ def gather(
     probed = list(dict.fromkeys([*COMMON_PORT_NAMES, *required]))
     srv: dict[str, SrvOutcome] = {}
     if not isinstance(addresses, (ServiceNotFoundError, ResolverTimeoutError)):
-        srv = {name: _srv(resolver, service.srv(name) + ".", family) for name in probed}
+        for port_name in probed:
+            srv[port_name] = _attempt(
+                resolver.resolve_srv, service.srv(port_name) + ".", family=family
+            )
 
     udp: UdpProbe | DiscoveryError | None = None
     if isinstance(resolver, UdpProbing) and isinstance(addresses, Resolution):
-        udp = _udp(resolver, service.query_name)
+        udp = _attempt(resolver.probe_udp, service.query_name)
 
     txt: TxtOutcome | None = None
-    if mongo and txt_source is not None:
-        txt = (
-            txt_source
-            if isinstance(txt_source, DiscoveryError)
-            else _txt(txt_source, service.query_name)
-        )
-
-    libc: Outcome | None = None
-    if compare_libc:
-        # Without the trailing dot, as applications write it: through the search list,
-        # /etc/hosts and nsswitch, all of which the libc path applies.
-        try:
-            answer = SystemResolver().resolve_addresses(service.fqdn, family=family)
-            libc = Resolution.from_addresses(answer)
-        except DiscoveryError as exc:
-            libc = exc
+    if mongo and isinstance(txt_source, DiscoveryError):
+        txt = txt_source
+    elif mongo and isinstance(txt_source, TxtResolver):
+        texts = _attempt(txt_source.resolve_txt, service.query_name)
+        txt = texts if isinstance(texts, DiscoveryError) else texts.texts
 
     return Observations(
-        service=service,
-        environment=environment,
-        namespace_source=namespace_source,
-        cluster_domain_source=cluster_domain_source,
-        source=source,
+        service,
+        environment,
+        namespace_source,
+        cluster_domain_source,
+        source,
         addresses=addresses,
         elapsed_ms=elapsed_ms,
         srv=srv,
         required_ports=tuple(required),
         udp=udp,
-        libc=libc,
+        libc=_libc(service, family) if compare_libc else None,
         other_namespaces=others,
         mongo=mongo,
         mongo_port_name=mongo_port_name,

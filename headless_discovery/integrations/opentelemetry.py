@@ -58,6 +58,34 @@ __all__ = ["OpenTelemetryHook"]
 # The semantic convention's advice for dns.lookup.duration, in seconds.
 _LOOKUP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 
+# The observable counters: (count kept by the hook, instrument name, unit, description).
+_COUNTERS = (
+    (
+        "refreshes",
+        "headless_discovery.refreshes",
+        "{refresh}",
+        "Refreshes of long-lived discovery, by outcome.",
+    ),
+    (
+        "changes",
+        "headless_discovery.endpoint.changes",
+        "{endpoint}",
+        "Endpoints added to or removed from the snapshot.",
+    ),
+    (
+        "ejections",
+        "headless_discovery.ejections",
+        "{ejection}",
+        "Endpoints taken out of rotation by outlier ejection.",
+    ),
+    (
+        "retries",
+        "headless_discovery.retries",
+        "{retry}",
+        "Requests retried on another pod by a client integration.",
+    ),
+)
+
 
 def _address(name: str) -> str:
     # The names events carry are absolute ("api.shop.svc.cluster.local."); the conventions'
@@ -130,7 +158,7 @@ class OpenTelemetryHook:
         # The counters' totals by attributes, reported when the SDK collects: a refresh then
         # costs a dict update instead of an SDK call (tens of µs with the caches cold).
         self._counts: dict[str, dict[tuple[tuple[str, str], ...], int]] = {
-            name: {} for name in ("refreshes", "changes", "ejections", "retries")
+            count: {} for count, *_ in _COUNTERS
         }
         self._lookup_duration = meter.create_histogram(
             "dns.lookup.duration",
@@ -144,36 +172,16 @@ class OpenTelemetryHook:
             unit="{endpoint}",
             description="Endpoints a long-lived discovery serves now, per Service.",
         )
-        meter.create_observable_counter(
-            "headless_discovery.refreshes",
-            callbacks=[self._observer("refreshes")],
-            unit="{refresh}",
-            description="Refreshes of long-lived discovery, by outcome.",
-        )
-        meter.create_observable_counter(
-            "headless_discovery.endpoint.changes",
-            callbacks=[self._observer("changes")],
-            unit="{endpoint}",
-            description="Endpoints added to or removed from the snapshot.",
-        )
+        for count, name, unit, description in _COUNTERS:
+            meter.create_observable_counter(
+                name, callbacks=[self._observer(count)], unit=unit, description=description
+            )
         meter.create_observable_gauge(
             "headless_discovery.staleness",
             callbacks=[self._observe_staleness],
             unit="s",
             description="Seconds since the last good answer while stale endpoints are "
             "served; 0 while fresh.",
-        )
-        meter.create_observable_counter(
-            "headless_discovery.ejections",
-            callbacks=[self._observer("ejections")],
-            unit="{ejection}",
-            description="Endpoints taken out of rotation by outlier ejection.",
-        )
-        meter.create_observable_counter(
-            "headless_discovery.retries",
-            callbacks=[self._observer("retries")],
-            unit="{retry}",
-            description="Requests retried on another pod by a client integration.",
         )
 
     def __call__(self, event: Event) -> None:

@@ -272,7 +272,8 @@ class YxDomain(_Said):
 
 @dataclass(frozen=True, slots=True)
 class Exhausted(_Failed):
-    """Every server gave an answer that cannot be used: each try's reason in ``errors``."""
+    """Every server was dropped, for a reply that cannot be used or for being unreachable,
+    before the lifetime ran out: each try's reason in ``errors``, in order."""
 
     errors: tuple[AttemptError, ...]
 

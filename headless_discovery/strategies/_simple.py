@@ -112,6 +112,10 @@ class Random:
     def pick(self, endpoints: Sequence[Endpoint], key: str | None = None) -> Endpoint:
         """Return a random endpoint.
 
+        Args:
+            endpoints: The endpoints to choose from.
+            key: Not used: a random choice has no affinity.
+
         Raises:
             NoEndpointsError: ``endpoints`` is empty.
         """

@@ -59,6 +59,10 @@ class Weighted(SnapshotTables):
     def pick(self, endpoints: Sequence[Endpoint], key: str | None = None) -> Endpoint:
         """Return a weighted random endpoint of the lowest priority value.
 
+        Args:
+            endpoints: The endpoints to choose from.
+            key: Not used: a weighted random choice has no affinity.
+
         Raises:
             NoEndpointsError: ``endpoints`` is empty.
         """
