@@ -45,6 +45,7 @@ class RefreshPolicy:
         backoff_max: Cap of the retry delay.
         max_stale: Seconds the last good endpoints keep being served while lookups fail
             (serve-stale, RFC 8767); after that the stale policy of the discovery applies.
+            ``math.inf`` serves them for as long as lookups fail.
         cache_aware: Ask again just *after* an answer's TTL runs out instead of just before
             it. Behind a cache the TTL is what remains of the cached answer, and asking
             before it ends returns the same answer again; without a cache it costs at most
@@ -86,8 +87,10 @@ class RefreshPolicy:
         ):
             if not getattr(self, name) > 0:
                 raise ConfigurationError(f"{name} must be positive")
-        if self.max_stale < 0:
-            raise ConfigurationError("max_stale must not be negative")
+        if not self.max_stale >= 0:  # also refuses nan, which every comparison would pass
+            raise ConfigurationError(
+                f"max_stale must be 0 or more seconds (math.inf: no limit), not {self.max_stale!r}"
+            )
         if not 0 <= self.cache_spread <= 1:
             raise ConfigurationError("cache_spread must be a fraction from 0 to 1")
 

@@ -247,7 +247,7 @@ class OutlierEjection:
         """Count a failure; eject the endpoint when it is time. Call with the lock held."""
         count = self._failures.get(endpoint, 0) + 1
         self._failures[endpoint] = count
-        if count < self._consecutive or len(self._ejected) >= self._room():
+        if count < self._consecutive or self._out() >= self._room():
             return None  # the count stays: ejected at the next failure once there is room
         multiplier, back = self._history.get(endpoint, (0, now))
         multiplier = max(0, multiplier - int((now - back) // self._interval)) + 1
@@ -267,6 +267,14 @@ class OutlierEjection:
         if self._failures:  # lock-free when nothing failed, the usual case
             with self._lock:
                 self._failures.pop(endpoint, None)
+
+    def _out(self) -> int:
+        """How many of the pods picked from last are ejected; call with the lock held. A pod
+        that left keeps its ejection (it may come back) but takes no part of the budget."""
+        if len(self._ejected) < self._room():
+            return len(self._ejected)  # under the budget whoever they are: no need to look
+        present = set(self._last)
+        return sum(1 for endpoint in self._ejected if endpoint in present)
 
     def _room(self) -> int:
         """How many pods may be out at once; the epsilon absorbs 0.29 * 100 == 28.99..."""

@@ -49,7 +49,14 @@ def test_negative_answers_are_retried_soon() -> None:
         ({"min_interval": 10, "max_interval": 5}, "^need 0 < min_interval <= max_interval$"),
         ({"jitter": 1.0}, "^jitter must be a fraction from 0 to below 1$"),
         ({"backoff_base": 0}, "^backoff_base must be positive$"),
-        ({"max_stale": -1}, "^max_stale must not be negative$"),
+        (
+            {"max_stale": -1},
+            r"^max_stale must be 0 or more seconds \(math.inf: no limit\), not -1$",
+        ),
+        ({"max_stale": float("nan")}, r"^max_stale must be 0 or more seconds .*, not nan$"),
+        ({"default_interval": float("nan")}, "^default_interval must be positive$"),
+        ({"jitter": float("nan")}, "^jitter must be a fraction from 0 to below 1$"),
+        ({"cache_spread": float("nan")}, "^cache_spread must be a fraction from 0 to 1$"),
     ],
 )
 def test_bad_policies_are_refused(kwargs: dict[str, float], message: str) -> None:
@@ -287,8 +294,9 @@ def test_the_old_fields_at_their_limits_and_one_past() -> None:
         RefreshPolicy(min_interval=5.01, max_interval=5)
     with pytest.raises(ConfigurationError, match=r"^need 0 < min_interval <= max_interval$"):
         RefreshPolicy(min_interval=-1, max_interval=5)
-    with pytest.raises(ConfigurationError, match=r"^max_stale must not be negative$"):
+    with pytest.raises(ConfigurationError, match=r"^max_stale must be 0 or more .*, not -0.01$"):
         RefreshPolicy(max_stale=-0.01)
+    assert RefreshPolicy(max_stale=math.inf).max_stale == math.inf
 
 
 class _Fixed:

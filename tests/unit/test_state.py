@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -305,6 +306,19 @@ def test_the_endpoints_expire_at_max_stale_exactly(age: float, expired: bool) ->
     assert isinstance(event, StaleServed)
     assert event.expired is expired
     assert (state.failure is not None) is expired
+
+
+def test_an_infinite_max_stale_serves_for_as_long_as_lookups_fail() -> None:
+    policy = RefreshPolicy(jitter=0.0, max_stale=math.inf, backoff_base=1.0, backoff_max=8.0)
+    state = RefreshState(NAME, policy, stale_policy="fail", rng=random.Random(1), clock=float)
+    assert state.start()
+    state.apply(snapshot("10.0.0.1"), state.begin(), 100.0)
+    applied = state.apply(timeout(), state.begin(), 100.0 + 86_400 * 365)
+    event = applied.events[-1]
+    assert isinstance(event, StaleServed)
+    assert event.expired is False
+    assert state.failure is None
+    assert 0 < applied.delay <= 1.0  # the backoff: no staleness deadline to wake up for
 
 
 def test_a_failure_before_any_answer_names_the_lookup() -> None:

@@ -233,6 +233,24 @@ def test_a_pod_that_leaves_and_comes_back_keeps_its_ejection_and_its_count() -> 
     assert seen(strategy, back) == set(PODS)
 
 
+def test_a_pod_that_left_takes_no_part_of_the_budget() -> None:
+    # 20 pods at 10 %: room for 2. Both ejected pods leave; the 18 left have room for 1,
+    # and a third bad pod is ejected although two ejections are still remembered.
+    strategy, _ = guarded()
+    strategy.pick(PODS)
+    fail(strategy, PODS[0])
+    fail(strategy, PODS[1])
+    fail(strategy, PODS[2])
+    assert strategy.ejected == {PODS[0], PODS[1]}  # the budget is full
+    without = Resolution.from_endpoints("svc", PODS[2:])
+    strategy.pick(without)
+    fail(strategy, PODS[2])
+    assert strategy.ejected == {PODS[0], PODS[1], PODS[2]}
+    assert PODS[2] not in seen(strategy, without)
+    fail(strategy, PODS[3])  # one out of 18 present: the budget is full again
+    assert PODS[3] in seen(strategy, without)
+
+
 def test_the_view_is_built_once_per_snapshot_and_ejection(monkeypatch: pytest.MonkeyPatch) -> None:
     builds: list[int] = []
     real = as_tuple
