@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .endpoints import AddressAnswer, Endpoint, Resolution, SrvAnswer
 from .errors import DiscoveryError, ResolverUnavailableError
-from .instrumentation import Hook, LookupFinished, _emit
+from .instrumentation import Hook, LookupFinished, _emit, _lookup_heard
 from .names import ServiceName
 from .plan import (
     SLICE,
@@ -65,10 +65,14 @@ class _Reported:
         return self
 
     def done(self, result: Resolution) -> Resolution:
-        plan = self._plan
-        duration = self._clock() - self._started
-        event = LookupFinished(plan.qname, plan.rdtype, result.nameserver, duration, len(result))
-        _emit(event, self._hooks)
+        if _lookup_heard(self._hooks):
+            plan = self._plan
+            duration = self._clock() - self._started
+            records = len(result)
+            _emit(
+                LookupFinished(plan.qname, plan.rdtype, result.nameserver, duration, records),
+                self._hooks,
+            )
         return result
 
     def __exit__(
