@@ -796,7 +796,15 @@ def write(path: Path, text: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", type=Path, help="put the table into this Markdown file")
+    parser.add_argument(
+        "--only",
+        choices=["pod"],
+        help="run only these rows: 'pod', the rows measured in a pod network namespace",
+    )
     args = parser.parse_args()
+    if args.only == "pod":
+        print(table(pod_rows(cluster_model())))
+        return
     cluster = cluster_model()
     rows: list[Row] = []
     with BindServer(cluster) as server:

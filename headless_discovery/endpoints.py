@@ -295,9 +295,12 @@ class Resolution(Sequence[Endpoint]):
         """Sort and deduplicate ``endpoints`` into a :class:`Resolution`."""
         # Equal endpoints have equal sort keys and only they do: deduplicating on the keys
         # hashes tuples in C, where a set of endpoints would run the dataclass's __hash__.
-        eps = list(endpoints)
-        unique = dict(zip(map(_sort_key_of, eps), eps, strict=True))
-        return cls(name, tuple(map(unique.__getitem__, sorted(unique))), ttl, nameserver)
+        # Answers seldom repeat an address, so the keys are only counted, and a dictionary
+        # is built when some are equal (sorting is stable: equal ones stand together).
+        eps = sorted(endpoints, key=_sort_key_of)
+        if len(set(map(_sort_key_of, eps))) < len(eps):
+            eps = list(dict(zip(map(_sort_key_of, eps), eps, strict=True)).values())
+        return cls(name, tuple(eps), ttl, nameserver)
 
     @classmethod
     def from_addresses(cls, answer: AddressAnswer, port: int | None = None) -> Resolution:

@@ -287,6 +287,15 @@ def _emit(event: Event, local: tuple[Hook, ...] = ()) -> None:
             _report(hook)
 
 
+def _lookup_heard(local: tuple[Hook, ...]) -> bool:
+    """Whether the :class:`LookupFinished` of a successful lookup would reach anyone: a hook
+    (``local`` or global), or the library's log, which records it at DEBUG (see
+    :func:`_record`). When it would not, a one-shot lookup need not build it: the event
+    costs about a tenth of what :func:`~headless_discovery.resolve` adds to the lookup.
+    """
+    return bool(local or _registry.hooks) or logger.isEnabledFor(logging.DEBUG)
+
+
 def _report(hook: Hook) -> None:
     key = id(hook)
     with _registry.lock:

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from itertools import islice
 from typing import TYPE_CHECKING
 
-from .endpoints import AddressAnswer, Endpoint, Resolution, SrvAnswer
+from .endpoints import Endpoint, Resolution
 from .errors import DiscoveryError, ResolverUnavailableError
-from .instrumentation import Hook, LookupFinished, _emit
+from .instrumentation import Hook, LookupFinished, _emit, _lookup_heard
 from .names import ServiceName
 from .plan import (
     SLICE,
@@ -65,10 +65,14 @@ class _Reported:
         return self
 
     def done(self, result: Resolution) -> Resolution:
-        plan = self._plan
-        duration = self._clock() - self._started
-        event = LookupFinished(plan.qname, plan.rdtype, result.nameserver, duration, len(result))
-        _emit(event, self._hooks)
+        if _lookup_heard(self._hooks):
+            plan = self._plan
+            duration = self._clock() - self._started
+            records = len(result)
+            _emit(
+                LookupFinished(plan.qname, plan.rdtype, result.nameserver, duration, records),
+                self._hooks,
+            )
         return result
 
     def __exit__(
@@ -121,14 +125,12 @@ def run(
     """
     builder = builder if builder is not None else ResultBuilder(plan)
     with _Reported(plan, resolver, hooks, clock) as lookup:
-        if plan.srv:
-            answer: AddressAnswer | SrvAnswer = resolver.resolve_srv(plan.qname, family=plan.family)
-        else:
-            answer = resolver.resolve_addresses(plan.qname, family=plan.family)
-        known = builder.known(answer)
-        if known is not None:
-            return lookup.done(builder.plan.check(known))
-        return lookup.done(builder.finish(answer, builder.parts(answer)))
+        ask = resolver.resolve_srv if plan.srv else resolver.resolve_addresses
+        answer = ask(plan.qname, family=plan.family)
+        result = builder.reused(answer)
+        if result is None:
+            result = builder.finish(answer, builder.parts(answer))
+        return lookup.done(result)
 
 
 async def arun(
@@ -150,21 +152,17 @@ async def arun(
 
     builder = builder if builder is not None else ResultBuilder(plan)
     with _Reported(plan, resolver, hooks, clock) as lookup:
-        if plan.srv:
-            answer: AddressAnswer | SrvAnswer = await resolver.aresolve_srv(
-                plan.qname, family=plan.family
-            )
-        else:
-            answer = await resolver.aresolve_addresses(plan.qname, family=plan.family)
-        known = builder.known(answer)
-        if known is not None:
-            return lookup.done(builder.plan.check(known))
-        endpoints: list[Endpoint] = []
-        parts = builder.parts(answer)
-        while chunk := list(islice(parts, SLICE)):
-            endpoints.extend(chunk)
-            await asyncio.sleep(0)
-        return lookup.done(builder.finish(answer, endpoints))
+        ask = resolver.aresolve_srv if plan.srv else resolver.aresolve_addresses
+        answer = await ask(plan.qname, family=plan.family)
+        result = builder.reused(answer)
+        if result is None:
+            endpoints: list[Endpoint] = []
+            parts = builder.parts(answer)
+            while chunk := list(islice(parts, SLICE)):
+                endpoints.extend(chunk)
+                await asyncio.sleep(0)
+            result = builder.finish(answer, endpoints)
+        return lookup.done(result)
 
 
 def resolve(

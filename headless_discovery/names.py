@@ -318,6 +318,14 @@ class KubernetesName:
         return self.service.fqdn
 
 
+#: Complete names parsed before. A name that gives its namespace and cluster domain parses
+#: the same in any pod, so one-shot lookups of the same Service (``resolve()`` in a loop)
+#: parse it once: parsing costs as much as the rest of ``resolve()``'s own work. Bounded:
+#: emptied when full.
+_PARSED: dict[str, KubernetesName] = {}
+_PARSED_MAX = 256
+
+
 def parse_name(text: str, *, environment: PodEnvironment | None = None) -> KubernetesName:
     """Parse any cluster DNS name of a Service, a pod, or an SRV record.
 
@@ -330,6 +338,10 @@ def parse_name(text: str, *, environment: PodEnvironment | None = None) -> Kuber
 
     .. versionadded:: 0.1.0
     """
+    if type(text) is str:
+        known = _PARSED.get(text)
+        if known is not None:
+            return known
     original = text
     text = _normalise(text, "name")
     absolute = text.endswith(".")
@@ -389,6 +401,10 @@ def parse_name(text: str, *, environment: PodEnvironment | None = None) -> Kuber
         raise InvalidNameError(original, exc.reason) from None
     result = KubernetesName(service, hostname, port_name, protocol)
     _check_length(result.fqdn)
+    if namespace is not None and domain is not None:  # the pod's environment was not asked
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[original] = result
     return result
 
 

@@ -251,24 +251,36 @@ class ResultBuilder:
     """Answers into checked snapshots, reusing the last snapshot for the same records.
 
     One per lookup plan that is asked again and again (a long-lived discovery); one-shot
-    lookups use a fresh one. Not thread-safe: one refresher uses it at a time.
+    lookups use a fresh one, which costs them nothing to compare. Not thread-safe: one
+    refresher uses it at a time.
     """
 
     __slots__ = ("_key", "_last", "plan")
 
     def __init__(self, plan: LookupPlan) -> None:
         self.plan = plan
+        # The last snapshot and the answer it was made of; the key of that answer is computed
+        # when a second answer is compared with it, so a one-shot lookup never hashes one.
         self._key: frozenset[object] | None = None
-        self._last: Resolution | None = None
+        self._last: tuple[Resolution, AddressAnswer | SrvAnswer] | None = None
 
-    def known(self, answer: AddressAnswer | SrvAnswer) -> Resolution | None:
-        """The last snapshot with this answer's TTL and server, if it had the same records."""
-        key = _answer_key(answer)
-        last = self._last
-        if last is not None and key == self._key:
-            return Resolution(last.name, last.endpoints, answer.ttl, answer.nameserver)
-        self._key, self._last = key, None
-        return None
+    def reused(self, answer: AddressAnswer | SrvAnswer) -> Resolution | None:
+        """The last snapshot, checked, with this answer's TTL and server, if it had the same
+        records; else ``None``: build a new one with :meth:`parts` and :meth:`finish`.
+
+        Raises:
+            UntrustedAnswerError: Every endpoint was dropped by the trust rules.
+            NoEndpointsError: No record gave a usable address.
+        """
+        if self._last is None:
+            return None
+        last, made_of = self._last
+        if self._key is None:
+            self._key = _answer_key(made_of)
+        if _answer_key(answer) != self._key:
+            self._last = None
+            return None
+        return self.plan.check(Resolution(last.name, last.endpoints, answer.ttl, answer.nameserver))
 
     def parts(self, answer: AddressAnswer | SrvAnswer) -> Iterator[Endpoint]:
         """The endpoints of a new answer, one at a time (an event loop builds them in
@@ -287,7 +299,7 @@ class ResultBuilder:
         result = Resolution.from_endpoints(
             answer.name, endpoints, ttl=answer.ttl, nameserver=answer.nameserver
         )
-        self._last = result
+        self._last, self._key = (result, answer), None
         return self.plan.check(result)
 
 

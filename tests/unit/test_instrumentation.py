@@ -49,6 +49,47 @@ def test_a_one_shot_lookup_reports_its_records_and_time(events: list[Event]) -> 
     assert 0 <= event.duration < 5
 
 
+def test_a_one_shot_lookup_is_logged_at_debug_without_any_hook(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    resolver = StaticResolver({NAME: ["10.0.0.2", "10.0.0.1"]})
+    with caplog.at_level(logging.DEBUG, logger="headless_discovery"):
+        resolve(NAME, port=80, resolver=resolver)
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("resolved ")]
+    assert record.getMessage().startswith(f"resolved {QNAME} to 2 endpoints in ")
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="headless_discovery"):
+        resolve(NAME, port=80, resolver=resolver)
+    assert caplog.records == []
+
+
+def test_a_lookup_nobody_hears_builds_no_event(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from headless_discovery import lookup
+    from headless_discovery.plan import plan_service
+
+    built: list[LookupFinished] = []
+
+    def counting(*args: object) -> LookupFinished:
+        built.append(LookupFinished(*args))  # type: ignore[arg-type]
+        return built[-1]
+
+    monkeypatch.setattr(lookup, "LookupFinished", counting)
+    resolver = StaticResolver({NAME: ["10.0.0.1"]})
+    with caplog.at_level(logging.INFO, logger="headless_discovery"):
+        resolve(NAME, port=80, resolver=resolver)
+        assert built == []
+        mine: list[Event] = []
+        plan = plan_service(NAME, port=80)
+        lookup.run(plan, resolver, hooks=(mine.append,))  # a discovery's own hooks
+        assert mine == built
+        assert len(built) == 1
+    with caplog.at_level(logging.DEBUG, logger="headless_discovery"):
+        resolve(NAME, port=80, resolver=resolver)
+    assert len(built) == 2
+
+
 def test_a_failed_lookup_reports_our_error(events: list[Event]) -> None:
     with pytest.raises(ServiceNotFoundError, match="does not exist"):
         resolve(NAME, port=80, resolver=StaticResolver({}), family="ipv4")

@@ -453,3 +453,35 @@ def test_service_name_errors_name_the_part_and_say_why(
     with pytest.raises(InvalidNameError, match=f"{re.escape(reason)}$") as info:
         ServiceName(*parts)  # type: ignore[arg-type]
     assert (info.value.name, info.value.reason) == (name, reason)
+
+
+def test_a_complete_name_is_parsed_once_and_never_asks_the_pod(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_detection(*args: object, **kwargs: object) -> PodEnvironment:
+        raise AssertionError("a complete name must not read the pod's environment")
+
+    monkeypatch.setattr(PodEnvironment, "detect", no_detection)
+    first = parse_name("_Web._tcp.Once.Prod.svc.cluster.local.")
+    assert first.fqdn == "_web._tcp.once.prod.svc.cluster.local"
+    assert parse_name("_Web._tcp.Once.Prod.svc.cluster.local.") is first
+    assert parse_name("_web._tcp.once.prod.svc.cluster.local.") == first
+    # Another environment changes nothing for a name that gives every part.
+    assert parse_name("_Web._tcp.Once.Prod.svc.cluster.local.", environment=CUSTOM) is first
+
+
+def test_a_name_completed_by_the_environment_is_parsed_every_time() -> None:
+    for text in ("cached", "cached.prod", "cached.prod.svc", "db-0.cached.prod.svc"):
+        assert parse_name(text, environment=ENV).service.cluster_domain == "cluster.local"
+        again = parse_name(text, environment=CUSTOM).service
+        assert again.cluster_domain == "corp.internal", text
+    assert parse_name("cached", environment=CUSTOM).service.namespace == "team-a"
+
+
+def test_the_parsed_names_kept_are_bounded() -> None:
+    from headless_discovery import names
+
+    for i in range(names._PARSED_MAX + 5):
+        parse_name(f"db{i}.prod.svc.cluster.local")
+    assert 0 < len(names._PARSED) <= names._PARSED_MAX
+    assert parse_name("db0.prod.svc.cluster.local").service.name == "db0"

@@ -97,16 +97,34 @@ def test_with_family_keeps_everything_else() -> None:
 def test_the_builder_reuses_the_last_snapshot_for_the_same_records() -> None:
     builder = ResultBuilder(plan_service(SVC, port=80))
     first = AddressAnswer("db.prod.svc.cluster.local.", ("10.0.0.2", "10.0.0.1"), 5.0, "a:53")
-    assert builder.known(first) is None
+    assert builder.reused(first) is None
     snapshot = builder.finish(first, builder.parts(first))
     assert [ep.netloc() for ep in snapshot] == ["10.0.0.1:80", "10.0.0.2:80"]
     again = AddressAnswer(first.name, ("10.0.0.1", "10.0.0.2"), 3.0, "b:53")
-    reused = builder.known(again)
+    reused = builder.reused(again)
     assert reused is not None
     assert reused.endpoints is snapshot.endpoints  # the same endpoint objects
     assert (reused.ttl, reused.nameserver) == (3.0, "b:53")
+    assert builder.reused(again) is not None  # and again, against the key kept
     changed = AddressAnswer(first.name, ("10.0.0.3",), 5.0, "a:53")
-    assert builder.known(changed) is None
+    assert builder.reused(changed) is None
+    assert builder.reused(first) is None  # a changed answer forgets the last snapshot
+    moved = builder.finish(changed, builder.parts(changed))
+    same = builder.reused(AddressAnswer(first.name, ("10.0.0.3",)))
+    assert same is not None
+    assert same.endpoints is moved.endpoints
+
+
+def test_a_reused_snapshot_is_screened_again() -> None:
+    answer = AddressAnswer("db.prod.svc.cluster.local.", ("10.0.0.1",), 5.0, "a:53")
+    builder = ResultBuilder(plan_service(SVC, port=80, allowed_networks=["10.0.0.0/8"]))
+    builder.finish(answer, builder.parts(answer))
+    assert [ep.address for ep in builder.reused(answer) or ()] == ["10.0.0.1"]
+    strict = ResultBuilder(plan_service(SVC, port=80, allowed_networks=["192.168.0.0/16"]))
+    with pytest.raises(UntrustedAnswerError, match="outside allowed_networks"):
+        strict.finish(answer, strict.parts(answer))
+    with pytest.raises(UntrustedAnswerError, match="outside allowed_networks"):
+        strict.reused(answer)
 
 
 def test_the_builder_screens_by_the_plans_rules() -> None:
@@ -268,11 +286,11 @@ def test_an_answer_with_no_usable_address_names_the_lookup() -> None:
 def test_a_snapshot_keeps_its_name_ttl_and_server() -> None:
     builder = ResultBuilder(plan_service(SVC, port=80))
     first = AddressAnswer("db.prod.svc.cluster.local.", ("10.0.0.1",), 5.0, "a:53")
-    assert builder.known(first) is None
+    assert builder.reused(first) is None
     snapshot = builder.finish(first, builder.parts(first))
     assert (snapshot.name, snapshot.ttl, snapshot.nameserver) == (first.name, 5.0, "a:53")
     again = AddressAnswer(first.name, ("10.0.0.1",), 2.0, "b:53")
-    reused = builder.known(again)
+    reused = builder.reused(again)
     assert reused is not None
     assert (reused.name, reused.ttl, reused.nameserver) == (first.name, 2.0, "b:53")
 

@@ -163,3 +163,29 @@ def test_sync_and_async_fail_alike(monkeypatch: pytest.MonkeyPatch) -> None:
         asyncio.run(main())
     assert str(sync.value) == str(asynchronous.value)
     assert vars(sync.value) == vars(asynchronous.value)
+
+
+def test_resolve_asks_getaddrinfo_once_as_a_program_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    """resolve() adds no lookup of its own: one getaddrinfo call per resolve(), with the
+    absolute name and the arguments of ``getaddrinfo(name, None, AF_UNSPEC, SOCK_STREAM)``,
+    and it reads nothing of the pod for a complete name."""
+    from headless_discovery import PodEnvironment, resolve
+
+    calls: list[tuple[object, ...]] = []
+
+    def fake(*args: object, **kwargs: object) -> object:
+        calls.append((*args, *kwargs.items()))
+        return [info("10.0.0.2"), info("10.0.0.1")]
+
+    def no_detection(*args: object, **kwargs: object) -> PodEnvironment:
+        raise AssertionError("a complete name must not read the pod's environment")
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    monkeypatch.setattr(PodEnvironment, "detect", no_detection)
+    for _ in range(2):
+        result = resolve(NAME, resolver=SystemResolver())
+        assert [ep.address for ep in result] == ["10.0.0.1", "10.0.0.2"]
+    expected = (NAME, None, socket.AF_UNSPEC, socket.SOCK_STREAM)
+    assert calls == [expected, expected]
+    resolve(NAME.rstrip("."), resolver=SystemResolver(), family="ipv6")
+    assert calls[-1] == (NAME, None, socket.AF_INET6, socket.SOCK_STREAM)
