@@ -164,8 +164,16 @@ def _parse_address(address: object) -> tuple[str, int, bytes]:
     Raises:
         ConfigurationError: It is not an IPv4 or IPv6 address.
     """
+    if isinstance(address, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        address = address.compressed  # an address object says what it is: take it as text
+    if not isinstance(address, str):
+        # ipaddress would read an integer or 4/16 bytes as an address (5 is 0.0.0.5).
+        raise ConfigurationError(
+            f"endpoint address must be an IP address as text, not {type(address).__name__} "
+            f"{address!r}"
+        )
     try:
-        ip = ipaddress.ip_address(address)  # type: ignore[arg-type]
+        ip = ipaddress.ip_address(address)
     except ValueError:
         raise ConfigurationError(
             f"endpoint address {address!r} is not an IPv4 or IPv6 address"

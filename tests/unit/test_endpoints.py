@@ -48,6 +48,9 @@ def test_addresses_are_canonical_text() -> None:
     [
         ({"address": "10.0.0.300"}, "not an IPv4 or IPv6"),
         ({"address": "db.example"}, "not an IPv4 or IPv6"),
+        ({"address": 5}, r"^endpoint address must be an IP address as text, not int 5$"),
+        ({"address": b"\n\x00\x00\x01"}, r"must be an IP address as text, not bytes b"),
+        ({"address": None}, r"must be an IP address as text, not NoneType None$"),
         ({"address": "10.0.0.1", "port": 0}, "port"),
         ({"address": "10.0.0.1", "port": 70000}, "port"),
         ({"address": "10.0.0.1", "port": True}, "port"),
@@ -58,6 +61,12 @@ def test_addresses_are_canonical_text() -> None:
 def test_bad_endpoints_are_refused(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         Endpoint(**kwargs)  # type: ignore[arg-type]
+
+
+def test_an_address_object_is_taken_as_its_text() -> None:
+    v6 = Endpoint(ipaddress.ip_address("FD00::0005"), 80)  # type: ignore[arg-type]
+    assert (v6.address, v6) == ("fd00::5", Endpoint("fd00::5", 80))
+    assert Endpoint(ipaddress.IPv4Address("10.0.0.7")).address == "10.0.0.7"  # type: ignore[arg-type]
 
 
 def test_bad_hostname_is_refused() -> None:
