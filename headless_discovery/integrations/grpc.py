@@ -22,6 +22,8 @@ Needs the extra ``grpc`` (``pip install 'headless-discovery[grpc]'``).
 
 The decisions (which pod, whether to retry, when a sub-channel closes) are in
 :mod:`._grpc_core`; this module holds the two thin drivers, sync and asyncio, side by side.
+What the drivers have in common is written once: the router, the channel base, a try (a
+context manager that finishes, judges and retries it), and grpc's method signatures.
 """
 
 from __future__ import annotations
