@@ -38,6 +38,7 @@ import time  # noqa: E402
 from collections.abc import Callable, Iterable, Sequence  # noqa: E402
 from contextlib import AbstractContextManager  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
+from functools import partial  # noqa: E402
 from types import TracebackType  # noqa: E402
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast  # noqa: E402
 
@@ -259,7 +260,8 @@ class _Router(Generic[C]):
         self.discovery = discovery
         self.name = _authority(discovery)
         self.retries = retries
-        self.hash_key_metadata = hash_key_metadata
+        # The strategy's key of a call, from its metadata (a partial: no frame of ours).
+        self.key: Callable[[_AioMetadata], str | None] = partial(hash_key, name=hash_key_metadata)
         self.closed = False
         self._close_sub = close_sub
         self._changed = changed
@@ -290,9 +292,6 @@ class _Router(Generic[C]):
         for channel in closing:
             self._close_sub(channel)
         self._changed()
-
-    def key(self, metadata: _AioMetadata) -> str | None:
-        return hash_key(metadata, self.hash_key_metadata)
 
     def start(self, key: str | None, attempts: Attempts | None) -> _Try:
         """Pick the pod of the next try and count the call on it.
@@ -433,10 +432,6 @@ class _Tries:
 
     def time_remaining(self) -> float | None:
         return self._attempts.timeout(time.monotonic())
-
-    def _options(self) -> _Rest:
-        """The call's options for the next try: its timeout is what is left of the call's."""
-        return (self._attempts.timeout(time.monotonic()), *self._rest[1:])
 
 
 # -- the signatures of grpc's multi-callables, written once --------------------------------
@@ -807,7 +802,7 @@ class _UnaryFuture(_Tries, grpc.Call, _FutureBase):  # type: ignore[misc]  # tim
 
     def _next(self) -> None:
         request = self._request
-        options = self._options()
+        options = (self._attempts.timeout(time.monotonic()), *self._rest[1:])
         try:
             attempt, future = self._router.begin(
                 self._method, self._key, self._attempts, lambda c: c.future(request, *options)
@@ -951,9 +946,10 @@ def _aio_no_pod(details: str) -> grpc.aio.AioRpcError:
     )
 
 
-def _aio_invoke(callable_: Any, request: Any, rest: _Rest) -> Any:
-    """Start grpc.aio's call: its options are keyword-only for a single request."""
-    timeout, metadata, credentials, wait_for_ready, compression = rest
+def _aio_invoke(callable_: Any, request: Any, timeout: float | None, rest: _Rest) -> Any:
+    """Start grpc.aio's call with ``timeout`` and the rest of ``rest``: its options are
+    keyword-only for a single request."""
+    _, metadata, credentials, wait_for_ready, compression = rest
     return callable_(
         request,
         timeout=timeout,
@@ -1053,7 +1049,8 @@ class _AioUnaryCall(_Tries, grpc.aio.UnaryUnaryCall[Any, Any]):
                 raise self._error from None
             with attempt:
                 callable_ = self._method.on(attempt.entry)
-                self._call = call = _aio_invoke(callable_, self._request, self._options())
+                timeout = attempts.timeout(time.monotonic())
+                self._call = call = _aio_invoke(callable_, self._request, timeout, self._rest)
                 return await call
 
     def __await__(self) -> Any:
@@ -1112,9 +1109,10 @@ class _AioUnaryCall(_Tries, grpc.aio.UnaryUnaryCall[Any, Any]):
 def _aio_one_pod(bound: _Bound[grpc.aio.Channel], request: Any, rest: _Rest) -> Any:
     """A call with a streamed side: on one pod, never retried; finished when it is over."""
     router = bound._router
+    key = router.key(rest[1])
     try:
         attempt, call = router.begin(
-            bound._method, router.key(rest[1]), None, lambda c: _aio_invoke(c, request, rest)
+            bound._method, key, None, lambda c: _aio_invoke(c, request, rest[0], rest)
         )
     except _NoPod as exc:
         raise _aio_no_pod(exc.details) from None
