@@ -22,6 +22,8 @@ Needs the extra ``grpc`` (``pip install 'headless-discovery[grpc]'``).
 
 The decisions (which pod, whether to retry, when a sub-channel closes) are in
 :mod:`._grpc_core`; this module holds the two thin drivers, sync and asyncio, side by side.
+What the drivers have in common is written once: the router, the channel base, a try (a
+context manager that finishes, judges and retries it), and grpc's method signatures.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ import threading  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Iterable, Sequence  # noqa: E402
 from contextlib import AbstractContextManager  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from functools import partial  # noqa: E402
 from types import TracebackType  # noqa: E402
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast  # noqa: E402
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast  # noqa: E402
 
 import grpc  # noqa: E402
 import grpc.aio  # noqa: E402
@@ -79,7 +83,6 @@ else:
 C = TypeVar("C")
 _Serializer = Callable[[Any], bytes] | None
 _Deserializer = Callable[[bytes], Any] | None
-_Metadata = Sequence[tuple[str, str | bytes]] | None
 _AioMetadata = grpc.aio.Metadata | Sequence[tuple[str, str | bytes]] | None
 _OK = grpc.StatusCode.OK
 _UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
@@ -126,14 +129,7 @@ def discovery_channel(
     """
     _check_retries(retries)
     discovery.start()
-    return _Channel(
-        discovery,
-        credentials=credentials,
-        options=options,
-        retries=retries,
-        compression=compression,
-        hash_key_metadata=hash_key_metadata,
-    )
+    return _Channel(discovery, credentials, options, retries, compression, hash_key_metadata)
 
 
 def aio_discovery_channel(
@@ -165,14 +161,7 @@ def aio_discovery_channel(
     _check_retries(retries)
     if discovery.closed:
         raise DiscoveryError(f"the discovery of {discovery.name} is closed")
-    return _AioChannel(
-        discovery,
-        credentials=credentials,
-        options=options,
-        retries=retries,
-        compression=compression,
-        hash_key_metadata=hash_key_metadata,
-    )
+    return _AioChannel(discovery, credentials, options, retries, compression, hash_key_metadata)
 
 
 def _check_retries(retries: int) -> None:
@@ -193,20 +182,65 @@ class _NoPod(Exception):
         self.details = details
 
 
+def _authority(discovery: Discovery | AsyncDiscovery) -> str:
+    service = discovery.service
+    return service.fqdn if service is not None else discovery.name.rstrip(".")
+
+
+def _verdict(code: grpc.StatusCode | None) -> Verdict:
+    return judge(code is _OK, code is _UNAVAILABLE, responded=False)
+
+
+@dataclass(slots=True, eq=False)
 class _Try:
-    """One try of one call: the pod, its sub-channel entry, the strategy's hold on it."""
+    """One try of one call: the pod, its sub-channel entry, the strategy's hold on it.
 
-    __slots__ = ("endpoint", "entry", "held")
+    As a context manager around a blocking (or awaited) try, sync and asyncio alike: a
+    success or any other exception finishes the try; an :class:`grpc.RpcError` is judged by
+    :meth:`ended`, and suppressed when the call is to be tried again.
+    """
 
-    def __init__(
+    router: _Router[Any]
+    attempts: Attempts | None
+    endpoint: Endpoint
+    entry: Entry[Any]
+    held: AbstractContextManager[Endpoint] | None
+
+    def ended(
+        self, code: grpc.StatusCode | None, error: Exception | None, cancelled: bool = False
+    ) -> bool:
+        """The try ended with status ``code``: tell the strategy, and say whether the call
+        is tried again (a retried ``error`` is announced as :class:`RequestRetried`)."""
+        router = self.router
+        attempts = self.attempts
+        retry = (
+            code is _UNAVAILABLE
+            and not cancelled
+            and attempts is not None
+            and attempts.retry(True, router.discovery.endpoints, time.monotonic())
+        )
+        router.finish(self, _verdict(code))
+        if retry:
+            # an UNAVAILABLE try always has its error
+            router.retried(self, cast(Attempts, attempts), cast(Exception, error))
+        return retry
+
+    def __enter__(self) -> _Try:
+        return self
+
+    def __exit__(
         self,
-        endpoint: Endpoint,
-        entry: Entry[Any],
-        held: AbstractContextManager[Endpoint] | None,
-    ) -> None:
-        self.endpoint = endpoint
-        self.entry = entry
-        self.held = held
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
+        if error is None:
+            self.router.finish(self, "success")
+            return False
+        if isinstance(error, grpc.RpcError):
+            return self.ended(cast(grpc.Call, error).code(), error)
+        self.router.finish(self, None)
+        return False
 
 
 class _Router(Generic[C]):
@@ -224,10 +258,10 @@ class _Router(Generic[C]):
         changed: Callable[[], None],
     ) -> None:
         self.discovery = discovery
-        service = discovery.service
-        self.name = service.fqdn if service is not None else discovery.name.rstrip(".")
+        self.name = _authority(discovery)
         self.retries = retries
-        self.hash_key_metadata = hash_key_metadata
+        # The strategy's key of a call, from its metadata (a partial: no frame of ours).
+        self.key: Callable[[_AioMetadata], str | None] = partial(hash_key, name=hash_key_metadata)
         self.closed = False
         self._close_sub = close_sub
         self._changed = changed
@@ -258,9 +292,6 @@ class _Router(Generic[C]):
         for channel in closing:
             self._close_sub(channel)
         self._changed()
-
-    def key(self, metadata: _Metadata) -> str | None:
-        return hash_key(metadata, self.hash_key_metadata)
 
     def start(self, key: str | None, attempts: Attempts | None) -> _Try:
         """Pick the pod of the next try and count the call on it.
@@ -298,7 +329,27 @@ class _Router(Generic[C]):
             attempts.tried.append(endpoint)
         with self._lock:
             entry = self.pool.begin(endpoint)
-        return _Try(endpoint, entry, held)
+        return _Try(self, attempts, endpoint, entry, held)
+
+    def begin(
+        self,
+        method: _Method,
+        key: str | None,
+        attempts: Attempts | None,
+        invoke: Callable[[Any], Any],
+    ) -> tuple[_Try, Any]:
+        """Start a try, and grpc's call for it: ``invoke`` is given the sub-channel's
+        multi-callable of ``method``. A call that fails to start is finished at once.
+
+        Raises:
+            _NoPod: As :meth:`start`.
+        """
+        attempt = self.start(key, attempts)
+        try:
+            return attempt, invoke(method.on(attempt.entry))
+        except BaseException:
+            self.finish(attempt, None)
+            raise
 
     def finish(self, attempt: _Try, verdict: Verdict) -> None:
         """The try is over: tell the strategy, and close a drained sub-channel."""
@@ -329,24 +380,18 @@ class _Router(Generic[C]):
             return [entry.channel for entry in self.pool.entries()]
 
 
+@dataclass(frozen=True, slots=True, eq=False)
 class _Method:
-    """What a multi-callable of the channel calls on a sub-channel: kind, method, codecs."""
+    """What a multi-callable of the channel calls on a sub-channel: kind, method, codecs.
 
-    __slots__ = ("deserializer", "kind", "method", "registered", "serializer")
+    Compared and hashed by identity: it is the key of its callables in each sub-channel.
+    """
 
-    def __init__(
-        self,
-        kind: str,
-        method: str,
-        serializer: _Serializer,
-        deserializer: _Deserializer,
-        registered: bool | None,
-    ) -> None:
-        self.kind = kind
-        self.method = method
-        self.serializer = serializer
-        self.deserializer = deserializer
-        self.registered = registered
+    kind: str
+    method: str
+    serializer: _Serializer
+    deserializer: _Deserializer
+    registered: bool | None
 
     def on(self, entry: Entry[Any]) -> Any:
         """The sub-channel's multi-callable for this method, made once per sub-channel."""
@@ -360,6 +405,172 @@ class _Method:
                 _registered_method=bool(self.registered),
             )
         return callable_
+
+
+class _Bound(Generic[C]):
+    """What every multi-callable of both channels holds: the router, the method, and how
+    many retries a call of it gets (only a unary call is retried)."""
+
+    __slots__ = ("_method", "_retries", "_router")
+
+    def __init__(self, router: _Router[C], method: _Method) -> None:
+        self._router = router
+        self._method = method
+        self._retries = router.retries if method.kind == "unary_unary" else 0
+
+
+class _Tries:
+    """What both unary call objects (the sync future, the asyncio call) keep across tries."""
+
+    def __init__(self, bound: _Bound[Any], request: Any, rest: _Rest) -> None:
+        self._router = bound._router
+        self._method = bound._method
+        self._request = request
+        self._rest = rest
+        self._attempts = Attempts(bound._retries, rest[0], time.monotonic())
+        self._key = bound._router.key(rest[1])
+
+    def time_remaining(self) -> float | None:
+        return self._attempts.timeout(time.monotonic())
+
+
+# -- the signatures of grpc's multi-callables, written once --------------------------------
+
+#: A call's options after the request, as grpc orders them: timeout, metadata, credentials,
+#: wait_for_ready, compression.
+_Rest = tuple[Any, Any, Any, Any, Any]
+#: What a multi-callable's method does with its arguments.
+_Run = Callable[[Any, Any, _Rest], Any]
+
+
+def _grpc_method(run: _Run) -> Callable[..., Any]:
+    """A multi-callable method with grpc's signature that hands its arguments to ``run``.
+
+    Every method of every multi-callable has this signature but for the name of the first
+    argument and, in :mod:`grpc.aio`, keyword-only options (see :func:`_streamed` and
+    :func:`_keyword_options`); they differ only in what they run.
+    """
+
+    def method(  # noqa: PLR0917  (grpc's signature)
+        self: _Bound[Any],
+        request: Any,
+        timeout: float | None = None,
+        metadata: _AioMetadata = None,
+        credentials: grpc.CallCredentials | None = None,
+        wait_for_ready: bool | None = None,
+        compression: grpc.Compression | None = None,
+    ) -> Any:
+        return run(self, request, (timeout, metadata, credentials, wait_for_ready, compression))
+
+    return method
+
+
+def _streamed(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` with its first argument named ``request_iterator``, as grpc names it."""
+
+    def streamed(self: Any, request_iterator: Any, *args: Any, **kwargs: Any) -> Any:
+        return method(self, request_iterator, *args, **kwargs)
+
+    return streamed
+
+
+def _aio_streamed(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` with ``request_iterator=None`` first: a :mod:`grpc.aio` streamed request
+    may be written to the call instead."""
+
+    def streamed(self: Any, request_iterator: Any = None, *args: Any, **kwargs: Any) -> Any:
+        return method(self, request_iterator, *args, **kwargs)
+
+    return streamed
+
+
+def _keyword_options(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` with the options after the request keyword-only, as :mod:`grpc.aio` has
+    them for a single request."""
+
+    def by_keyword(self: Any, request: Any, **options: Any) -> Any:
+        return method(self, request, **options)
+
+    return by_keyword
+
+
+def _kind(name: str) -> Callable[..., Any]:
+    """The channel method ``name`` (``unary_unary``, ...): a multi-callable of the channel's
+    class for that kind, with grpc's signature."""
+
+    def kind(
+        self: _ChannelBase[Any],
+        method: str,
+        request_serializer: _Serializer = None,
+        response_deserializer: _Deserializer = None,
+        _registered_method: bool | None = False,
+    ) -> Any:
+        described = _Method(
+            name, method, request_serializer, response_deserializer, _registered_method
+        )
+        return self._kinds[name](self._router, described)
+
+    kind.__name__ = kind.__qualname__ = name
+    return kind
+
+
+class _ChannelBase(Generic[C]):
+    """What both channels share: the sub-channels' options, the router, the four kinds of
+    call. Each channel names its multi-callables and how a sub-channel opens, closes, and
+    tells of a change."""
+
+    #: The multi-callable class of each kind of call.
+    _kinds: ClassVar[dict[str, type[_Bound[Any]]]]
+    #: The name of the function that made the channel, for ``repr``.
+    _made_by: ClassVar[str]
+
+    def __init__(  # noqa: PLR0917
+        self,
+        discovery: Discovery | AsyncDiscovery,
+        credentials: grpc.ChannelCredentials | None,
+        options: Sequence[ChannelOption],
+        retries: int,
+        compression: grpc.Compression | None,
+        hash_key_metadata: str | None,
+    ) -> None:
+        self._credentials = credentials
+        self._compression = compression
+        self._init_driver()
+        self._options = list(
+            subchannel_options(options, _authority(discovery), credentials is not None)
+        )
+        self._router: _Router[C] = _Router(
+            discovery,
+            make=self._make,
+            retries=retries,
+            hash_key_metadata=hash_key_metadata,
+            close_sub=self._close_sub,
+            changed=self._changed,
+        )
+
+    def _init_driver(self) -> None:
+        """Set up what the driver keeps, before the first sub-channel opens."""
+        raise NotImplementedError
+
+    def _open(self, target: str, credentials: grpc.ChannelCredentials | None) -> C:
+        raise NotImplementedError
+
+    def _close_sub(self, channel: C) -> None:
+        raise NotImplementedError
+
+    def _changed(self) -> None:
+        raise NotImplementedError
+
+    def _make(self, endpoint: Endpoint) -> C:
+        return self._open(subchannel_target(endpoint), self._credentials)
+
+    unary_unary = _kind("unary_unary")
+    unary_stream = _kind("unary_stream")
+    stream_unary = _kind("stream_unary")
+    stream_stream = _kind("stream_stream")
+
+    def __repr__(self) -> str:
+        return f"<{self._made_by} {self._router.name}: {len(self._router.pool)} sub-channels>"
 
 
 # Connectivity of the whole channel: the best state of any sub-channel.
@@ -376,10 +587,6 @@ def _aggregate(states: Iterable[grpc.ChannelConnectivity]) -> grpc.ChannelConnec
     every one failed or there is none (an RPC would fail now)."""
     seen = set(states)
     return next((state for state in _BEST_FIRST if state in seen), _BEST_FIRST[-1])
-
-
-def _verdict(code: grpc.StatusCode | None) -> Verdict:
-    return judge(code is _OK, code is _UNAVAILABLE, responded=False)
 
 
 # -- the sync driver --------------------------------------------------------------------------
@@ -451,55 +658,22 @@ class _NoReadyPod(grpc.RpcError, grpc.Call, _FutureBase):
         )
 
 
-class _Bound(Generic[C]):
-    """What every multi-callable of both channels holds: the router and the method."""
-
-    __slots__ = ("_method", "_router")
-
-    def __init__(self, router: _Router[C], method: _Method) -> None:
-        self._router = router
-        self._method = method
-
-
-class _Channel(grpc.Channel):
+class _Channel(_ChannelBase[grpc.Channel], grpc.Channel):
     """The sync channel: a router of :mod:`grpc` sub-channels."""
 
-    def __init__(
-        self,
-        discovery: Discovery,
-        *,
-        credentials: grpc.ChannelCredentials | None,
-        options: Sequence[ChannelOption],
-        retries: int,
-        compression: grpc.Compression | None,
-        hash_key_metadata: str | None,
-    ) -> None:
-        self._credentials = credentials
-        self._compression = compression
+    _made_by = "discovery_channel"
+
+    def _init_driver(self) -> None:
         self._watchers: list[Callable[[grpc.ChannelConnectivity], None]] = []
         self._states: dict[int, grpc.ChannelConnectivity] = {}
         self._published: grpc.ChannelConnectivity | None = None
         self._watch_lock = threading.RLock()
-        self._options = list(
-            subchannel_options(options, _authority(discovery), credentials is not None)
-        )
-        self._router: _Router[grpc.Channel] = _Router(
-            discovery,
-            make=self._make,
-            retries=retries,
-            hash_key_metadata=hash_key_metadata,
-            close_sub=self._close_sub,
-            changed=self._publish,
-        )
 
-    def _make(self, endpoint: Endpoint) -> grpc.Channel:
-        target = subchannel_target(endpoint)
-        if self._credentials is None:
+    def _open(self, target: str, credentials: grpc.ChannelCredentials | None) -> grpc.Channel:
+        if credentials is None:
             channel = grpc.insecure_channel(target, self._options, self._compression)
         else:
-            channel = grpc.secure_channel(
-                target, self._credentials, self._options, self._compression
-            )
+            channel = grpc.secure_channel(target, credentials, self._options, self._compression)
         with self._watch_lock:
             if self._watchers:
                 channel.subscribe(self._watcher_of(channel))
@@ -516,11 +690,11 @@ class _Channel(grpc.Channel):
         def seen(state: grpc.ChannelConnectivity) -> None:
             with self._watch_lock:
                 self._states[id(channel)] = state
-            self._publish()
+            self._changed()
 
         return seen
 
-    def _publish(self) -> None:
+    def _changed(self) -> None:
         with self._watch_lock:
             live = {id(channel) for channel in self._router.subchannels()}
             state = _aggregate(s for key, s in self._states.items() if key in live)
@@ -543,7 +717,7 @@ class _Channel(grpc.Channel):
         if first:
             for channel in self._router.subchannels():
                 channel.subscribe(self._watcher_of(channel), try_to_connect)
-            self._publish()
+            self._changed()
         elif current is not None:
             callback(current)
 
@@ -552,56 +726,6 @@ class _Channel(grpc.Channel):
         with self._watch_lock:
             if callback in self._watchers:
                 self._watchers.remove(callback)
-
-    # -- the four kinds of call -----------------------------------------------------------
-
-    def unary_unary(
-        self,
-        method: str,
-        request_serializer: _Serializer = None,
-        response_deserializer: _Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> _UnaryUnary:
-        kind = _Method(
-            "unary_unary", method, request_serializer, response_deserializer, _registered_method
-        )
-        return _UnaryUnary(self._router, kind)
-
-    def unary_stream(
-        self,
-        method: str,
-        request_serializer: _Serializer = None,
-        response_deserializer: _Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> _Streaming:
-        kind = _Method(
-            "unary_stream", method, request_serializer, response_deserializer, _registered_method
-        )
-        return _Streaming(self._router, kind)
-
-    def stream_unary(
-        self,
-        method: str,
-        request_serializer: _Serializer = None,
-        response_deserializer: _Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> _StreamUnary:
-        kind = _Method(
-            "stream_unary", method, request_serializer, response_deserializer, _registered_method
-        )
-        return _StreamUnary(self._router, kind)
-
-    def stream_stream(
-        self,
-        method: str,
-        request_serializer: _Serializer = None,
-        response_deserializer: _Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> _Streaming:
-        kind = _Method(
-            "stream_stream", method, request_serializer, response_deserializer, _registered_method
-        )
-        return _Streaming(self._router, kind)
 
     def close(self) -> None:
         """Close every sub-channel (calls in flight are cancelled) and stop following."""
@@ -614,63 +738,24 @@ class _Channel(grpc.Channel):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        return f"<discovery_channel {self._router.name}: {len(self._router.pool)} sub-channels>"
 
+def _blocking(with_call: bool) -> _Run:
+    """The tries of one blocking call: the response, or (response, call) ``with_call``."""
 
-def _authority(discovery: Discovery | AsyncDiscovery) -> str:
-    service = discovery.service
-    return service.fqdn if service is not None else discovery.name.rstrip(".")
-
-
-class _UnaryUnary(_Bound[grpc.Channel], _UnaryUnaryBase):
-    """A unary method: each try on one pod, ``UNAVAILABLE`` retried on another."""
-
-    __slots__ = ()
-
-    def __call__(  # noqa: PLR0917  (grpc's signature)
-        self,
-        request: Any,
-        timeout: float | None = None,
-        metadata: _Metadata = None,
-        credentials: grpc.CallCredentials | None = None,
-        wait_for_ready: bool | None = None,
-        compression: grpc.Compression | None = None,
-    ) -> Any:
-        return self._invoke(
-            request, (timeout, metadata, credentials, wait_for_ready, compression), False
-        )
-
-    def with_call(  # noqa: PLR0917  (grpc's signature)
-        self,
-        request: Any,
-        timeout: float | None = None,
-        metadata: _Metadata = None,
-        credentials: grpc.CallCredentials | None = None,
-        wait_for_ready: bool | None = None,
-        compression: grpc.Compression | None = None,
-    ) -> tuple[Any, grpc.Call]:
-        return cast(
-            tuple[Any, grpc.Call],
-            self._invoke(
-                request, (timeout, metadata, credentials, wait_for_ready, compression), True
-            ),
-        )
-
-    def _invoke(self, request: Any, rest: tuple[Any, ...], with_call: bool) -> Any:
-        """The tries of one blocking call: the response, or (response, call) ``with_call``."""
-        router = self._router
+    def run(bound: _Bound[grpc.Channel], request: Any, rest: _Rest) -> Any:
+        router = bound._router
         timeout, metadata, credentials, wait_for_ready, compression = rest
-        attempts = Attempts(router.retries, timeout, time.monotonic() if timeout else 0.0)
+        # No clock reading without a timeout: this is the path every plain RPC takes.
+        attempts = Attempts(bound._retries, timeout, time.monotonic() if timeout else 0.0)
         key = router.key(metadata)
         while True:
             try:
                 attempt = router.start(key, attempts)
             except _NoPod as exc:
                 raise _NoReadyPod(exc.details) from None
-            callable_ = self._method.on(attempt.entry)
-            try:
-                result = (callable_.with_call if with_call else callable_)(
+            with attempt:
+                callable_ = bound._method.on(attempt.entry)
+                return (callable_.with_call if with_call else callable_)(
                     request,
                     attempts.timeout(time.monotonic()) if timeout else timeout,
                     metadata,
@@ -678,58 +763,36 @@ class _UnaryUnary(_Bound[grpc.Channel], _UnaryUnaryBase):
                     wait_for_ready,
                     compression,
                 )
-            except grpc.RpcError as exc:
-                code = cast(grpc.Call, exc).code()
-                retry = code is _UNAVAILABLE and attempts.retry(
-                    True, router.discovery.endpoints, time.monotonic()
-                )
-                router.finish(attempt, _verdict(code))
-                if not retry:
-                    raise
-                router.retried(attempt, attempts, exc)
-                continue
-            except BaseException:
-                router.finish(attempt, None)
-                raise
-            router.finish(attempt, "success")
-            return result
 
-    def future(  # type: ignore[override]  # noqa: PLR0917  (the stubs' _CallFuture is stub-only)
-        self,
-        request: Any,
-        timeout: float | None = None,
-        metadata: _Metadata = None,
-        credentials: grpc.CallCredentials | None = None,
-        wait_for_ready: bool | None = None,
-        compression: grpc.Compression | None = None,
-    ) -> _UnaryFuture:
-        return _UnaryFuture(
-            self._router,
-            self._method,
-            request,
-            Attempts(self._router.retries, timeout, time.monotonic()),
-            (metadata, credentials, wait_for_ready, compression),
-        )
+    return run
 
 
-class _UnaryFuture(grpc.Call, _FutureBase):
+def _one_pod(future: bool) -> _Run:
+    """A call that stays on one pod and is never retried (streamed responses, or the future
+    of streamed requests): grpc's own call, finished when it is over."""
+
+    def run(bound: _Bound[grpc.Channel], request: Any, rest: _Rest) -> Any:
+        router = bound._router
+
+        def invoke(callable_: Any) -> Any:
+            return (callable_.future if future else callable_)(request, *rest)
+
+        try:
+            attempt, call = router.begin(bound._method, router.key(rest[1]), None, invoke)
+        except _NoPod as exc:
+            return _NoReadyPod(exc.details)
+        call.add_done_callback(lambda done: router.finish(attempt, _verdict(done.code())))
+        return call
+
+    return run
+
+
+class _UnaryFuture(_Tries, grpc.Call, _FutureBase):  # type: ignore[misc]  # time_remaining
     """The future of a unary call: each try a grpc future, retried from its done callback;
     the last try's future (or :class:`_NoReadyPod`) answers once it is over."""
 
-    def __init__(
-        self,
-        router: _Router[grpc.Channel],
-        method: _Method,
-        request: Any,
-        attempts: Attempts,
-        rest: tuple[Any, ...],
-    ) -> None:
-        self._router = router
-        self._method = method
-        self._request = request
-        self._attempts = attempts
-        self._rest = rest
-        self._key = router.key(rest[0])
+    def __init__(self, bound: _Bound[grpc.Channel], request: Any, rest: _Rest) -> None:
+        super().__init__(bound, request, rest)
         self._condition = threading.Condition()
         self._current: Any = None
         self._final: Any = None
@@ -738,20 +801,15 @@ class _UnaryFuture(grpc.Call, _FutureBase):
         self._next()
 
     def _next(self) -> None:
+        request = self._request
+        options = (self._attempts.timeout(time.monotonic()), *self._rest[1:])
         try:
-            attempt = self._router.start(self._key, self._attempts)
+            attempt, future = self._router.begin(
+                self._method, self._key, self._attempts, lambda c: c.future(request, *options)
+            )
         except _NoPod as exc:
             self._settle(_NoReadyPod(exc.details))
             return
-        metadata, credentials, wait_for_ready, compression = self._rest
-        future = self._method.on(attempt.entry).future(
-            self._request,
-            self._attempts.timeout(time.monotonic()),
-            metadata,
-            credentials,
-            wait_for_ready,
-            compression,
-        )
         with self._condition:
             self._current = future
             cancel = self._cancelled
@@ -760,16 +818,8 @@ class _UnaryFuture(grpc.Call, _FutureBase):
         future.add_done_callback(lambda done: self._ended(attempt, done))
 
     def _ended(self, attempt: _Try, future: Any) -> None:
-        code = future.code()
-        router = self._router
-        retry = (
-            code is _UNAVAILABLE
-            and not self._cancelled
-            and self._attempts.retry(True, router.discovery.endpoints, time.monotonic())
-        )
-        router.finish(attempt, _verdict(code))
-        if retry:
-            router.retried(attempt, self._attempts, future.exception())
+        error = None if future.cancelled() else future.exception()  # a cancelled one raises
+        if attempt.ended(future.code(), error, self._cancelled):
             self._next()
         else:
             self._settle(future)
@@ -843,9 +893,6 @@ class _UnaryFuture(grpc.Call, _FutureBase):
     def is_active(self) -> bool:
         return self._final is None
 
-    def time_remaining(self) -> float | None:  # type: ignore[override]  # None: no deadline
-        return self._attempts.timeout(time.monotonic())
-
     def add_callback(self, callback: Callable[[], object]) -> bool:
         with self._condition:
             if self._final is not None:
@@ -854,35 +901,14 @@ class _UnaryFuture(grpc.Call, _FutureBase):
         return True
 
 
-class _Streaming(_Bound[grpc.Channel], _UnaryStreamBase, _StreamStreamBase):
-    """A method with streamed responses: the call stays on one pod; never retried."""
+class _UnaryUnary(_Bound[grpc.Channel], _UnaryUnaryBase):
+    """A unary method: each try on one pod, ``UNAVAILABLE`` retried on another."""
 
     __slots__ = ()
 
-    def __call__(  # noqa: PLR0917  (grpc's signature)
-        self,
-        request: Any,
-        timeout: float | None = None,
-        metadata: _Metadata = None,
-        credentials: grpc.CallCredentials | None = None,
-        wait_for_ready: bool | None = None,
-        compression: grpc.Compression | None = None,
-    ) -> Any:
-        router = self._router
-        try:
-            attempt = router.start(router.key(metadata), None)
-        except _NoPod as exc:
-            return _NoReadyPod(exc.details)
-        try:
-            call = self._method.on(attempt.entry)(
-                request, timeout, metadata, credentials, wait_for_ready, compression
-            )
-        except BaseException:
-            router.finish(attempt, None)
-            raise
-        if not call.add_callback(lambda: router.finish(attempt, _verdict(call.code()))):
-            router.finish(attempt, _verdict(call.code()))
-        return call
+    __call__ = _grpc_method(_blocking(with_call=False))
+    with_call = _grpc_method(_blocking(with_call=True))
+    future = _grpc_method(_UnaryFuture)
 
 
 class _StreamUnary(_Bound[grpc.Channel], _StreamUnaryBase):
@@ -890,69 +916,25 @@ class _StreamUnary(_Bound[grpc.Channel], _StreamUnaryBase):
 
     __slots__ = ()
 
-    def __call__(  # noqa: PLR0917  (grpc's signature)
-        self,
-        request_iterator: Any,
-        timeout: float | None = None,
-        metadata: _Metadata = None,
-        credentials: grpc.CallCredentials | None = None,
-        wait_for_ready: bool | None = None,
-        compression: grpc.Compression | None = None,
-    ) -> Any:
-        return self.with_call(
-            request_iterator, timeout, metadata, credentials, wait_for_ready, compression
-        )[0]
+    __call__ = _streamed(_UnaryUnary.__call__)
+    with_call = _streamed(_UnaryUnary.with_call)
+    future = _streamed(_grpc_method(_one_pod(future=True)))
 
-    def with_call(  # noqa: PLR0917  (grpc's signature)
-        self,
-        request_iterator: Any,
-        timeout: float | None = None,
-        metadata: _Metadata = None,
-        credentials: grpc.CallCredentials | None = None,
-        wait_for_ready: bool | None = None,
-        compression: grpc.Compression | None = None,
-    ) -> tuple[Any, grpc.Call]:
-        router = self._router
-        try:
-            attempt = router.start(router.key(metadata), None)
-        except _NoPod as exc:
-            raise _NoReadyPod(exc.details) from None
-        verdict: Verdict = None
-        try:
-            result: tuple[Any, grpc.Call] = self._method.on(attempt.entry).with_call(
-                request_iterator, timeout, metadata, credentials, wait_for_ready, compression
-            )
-            verdict = "success"
-        except grpc.RpcError as exc:
-            verdict = _verdict(cast(grpc.Call, exc).code())
-            raise
-        finally:
-            router.finish(attempt, verdict)
-        return result
 
-    def future(  # noqa: PLR0917  (grpc's signature)
-        self,
-        request_iterator: Any,
-        timeout: float | None = None,
-        metadata: _Metadata = None,
-        credentials: grpc.CallCredentials | None = None,
-        wait_for_ready: bool | None = None,
-        compression: grpc.Compression | None = None,
-    ) -> Any:
-        router = self._router
-        try:
-            attempt = router.start(router.key(metadata), None)
-        except _NoPod as exc:
-            return _NoReadyPod(exc.details)
-        try:
-            future = self._method.on(attempt.entry).future(
-                request_iterator, timeout, metadata, credentials, wait_for_ready, compression
-            )
-        except BaseException:
-            router.finish(attempt, None)
-            raise
-        future.add_done_callback(lambda done: router.finish(attempt, _verdict(done.code())))
-        return future
+class _Streaming(_Bound[grpc.Channel], _UnaryStreamBase, _StreamStreamBase):
+    """A method with streamed responses: the call stays on one pod; never retried."""
+
+    __slots__ = ()
+
+    __call__ = _grpc_method(_one_pod(future=False))
+
+
+_Channel._kinds = {
+    "unary_unary": _UnaryUnary,
+    "unary_stream": _Streaming,
+    "stream_unary": _StreamUnary,
+    "stream_stream": _Streaming,
+}
 
 
 # -- the asyncio driver: mirrors the sync one -------------------------------------------------
@@ -964,40 +946,33 @@ def _aio_no_pod(details: str) -> grpc.aio.AioRpcError:
     )
 
 
-class _AioChannel(grpc.aio.Channel):
+def _aio_invoke(callable_: Any, request: Any, timeout: float | None, rest: _Rest) -> Any:
+    """Start grpc.aio's call with ``timeout`` and the rest of ``rest``: its options are
+    keyword-only for a single request."""
+    _, metadata, credentials, wait_for_ready, compression = rest
+    return callable_(
+        request,
+        timeout=timeout,
+        metadata=metadata,
+        credentials=credentials,
+        wait_for_ready=wait_for_ready,
+        compression=compression,
+    )
+
+
+class _AioChannel(_ChannelBase[grpc.aio.Channel], grpc.aio.Channel):
     """The asyncio channel: a router of :mod:`grpc.aio` sub-channels."""
 
-    def __init__(
-        self,
-        discovery: AsyncDiscovery,
-        *,
-        credentials: grpc.ChannelCredentials | None,
-        options: Sequence[ChannelOption],
-        retries: int,
-        compression: grpc.Compression | None,
-        hash_key_metadata: str | None,
-    ) -> None:
-        self._credentials = credentials
-        self._compression = compression
+    _made_by = "aio_discovery_channel"
+
+    def _init_driver(self) -> None:
         self._closing: set[asyncio.Task[None]] = set()
         self._change = asyncio.Event()
-        self._options = list(
-            subchannel_options(options, _authority(discovery), credentials is not None)
-        )
-        self._router: _Router[grpc.aio.Channel] = _Router(
-            discovery,
-            make=self._make,
-            retries=retries,
-            hash_key_metadata=hash_key_metadata,
-            close_sub=self._close_sub,
-            changed=self._changed,
-        )
 
-    def _make(self, endpoint: Endpoint) -> grpc.aio.Channel:
-        target = subchannel_target(endpoint)
-        if self._credentials is None:
+    def _open(self, target: str, credentials: grpc.ChannelCredentials | None) -> grpc.aio.Channel:
+        if credentials is None:
             return grpc.aio.insecure_channel(target, self._options, self._compression)
-        return grpc.aio.secure_channel(target, self._credentials, self._options, self._compression)
+        return grpc.aio.secure_channel(target, credentials, self._options, self._compression)
 
     def _close_sub(self, channel: grpc.aio.Channel) -> None:
         task = asyncio.get_running_loop().create_task(channel.close())
@@ -1040,56 +1015,6 @@ class _AioChannel(grpc.aio.Channel):
                 return
             await self.wait_for_state_change(state)
 
-    # -- the four kinds of call -------------------------------------------------------------
-
-    def unary_unary(
-        self,
-        method: str,
-        request_serializer: _Serializer = None,
-        response_deserializer: _Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> _AioUnaryUnary:
-        kind = _Method(
-            "unary_unary", method, request_serializer, response_deserializer, _registered_method
-        )
-        return _AioUnaryUnary(self._router, kind)
-
-    def unary_stream(
-        self,
-        method: str,
-        request_serializer: _Serializer = None,
-        response_deserializer: _Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> _AioUnaryStream:
-        kind = _Method(
-            "unary_stream", method, request_serializer, response_deserializer, _registered_method
-        )
-        return _AioUnaryStream(self._router, kind)
-
-    def stream_unary(
-        self,
-        method: str,
-        request_serializer: _Serializer = None,
-        response_deserializer: _Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> _AioStreamUnary:
-        kind = _Method(
-            "stream_unary", method, request_serializer, response_deserializer, _registered_method
-        )
-        return _AioStreamUnary(self._router, kind)
-
-    def stream_stream(
-        self,
-        method: str,
-        request_serializer: _Serializer = None,
-        response_deserializer: _Deserializer = None,
-        _registered_method: bool | None = False,
-    ) -> _AioStreamStream:
-        kind = _Method(
-            "stream_stream", method, request_serializer, response_deserializer, _registered_method
-        )
-        return _AioStreamStream(self._router, kind)
-
     async def close(self, grace: float | None = None) -> None:
         """Close every sub-channel (with ``grace`` for calls in flight) and stop following."""
         channels = self._router.close()
@@ -1103,87 +1028,30 @@ class _AioChannel(grpc.aio.Channel):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    def __repr__(self) -> str:
-        return f"<aio_discovery_channel {self._router.name}: {len(self._router.pool)} sub-channels>"
 
-
-class _AioUnaryUnary(_Bound[grpc.aio.Channel], grpc.aio.UnaryUnaryMultiCallable[Any, Any]):
-    """A unary method: mirrors :class:`_UnaryUnary`, the tries in one task."""
-
-    __slots__ = ()
-
-    def __call__(
-        self,
-        request: Any,
-        *,
-        timeout: float | None = None,
-        metadata: _AioMetadata = None,
-        credentials: grpc.CallCredentials | None = None,
-        wait_for_ready: bool | None = None,
-        compression: grpc.Compression | None = None,
-    ) -> _AioUnaryCall:
-        return _AioUnaryCall(
-            self._router,
-            self._method,
-            request,
-            Attempts(self._router.retries, timeout, time.monotonic()),
-            (metadata, credentials, wait_for_ready, compression),
-        )
-
-
-class _AioUnaryCall(grpc.aio.UnaryUnaryCall[Any, Any]):
+class _AioUnaryCall(_Tries, grpc.aio.UnaryUnaryCall[Any, Any]):
     """One unary call: its tries run in a task; the last try's call answers the questions."""
 
-    def __init__(
-        self,
-        router: _Router[grpc.aio.Channel],
-        method: _Method,
-        request: Any,
-        attempts: Attempts,
-        rest: tuple[Any, ...],
-    ) -> None:
-        self._router = router
-        self._attempts = attempts
+    def __init__(self, bound: _Bound[grpc.aio.Channel], request: Any, rest: _Rest) -> None:
+        super().__init__(bound, request, rest)
         self._call: Any = None
         self._error: grpc.aio.AioRpcError | None = None
-        self._task = asyncio.get_running_loop().create_task(self._run(method, request, rest))
+        self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def _run(self, method: _Method, request: Any, rest: tuple[Any, ...]) -> Any:
+    async def _run(self) -> Any:
         router = self._router
         attempts = self._attempts
-        metadata, credentials, wait_for_ready, compression = rest
-        key = router.key(metadata)
         while True:
             try:
-                attempt = router.start(key, attempts)
+                attempt = router.start(self._key, attempts)
             except _NoPod as exc:
                 self._error = _aio_no_pod(exc.details)
                 raise self._error from None
-            try:
-                self._call = call = method.on(attempt.entry)(
-                    request,
-                    timeout=attempts.timeout(time.monotonic()),
-                    metadata=metadata,
-                    credentials=credentials,
-                    wait_for_ready=wait_for_ready,
-                    compression=compression,
-                )
-                response = await call
-            except grpc.aio.AioRpcError as exc:
-                code = exc.code()
-                retry = code is _UNAVAILABLE and attempts.retry(
-                    True, router.discovery.endpoints, time.monotonic()
-                )
-                router.finish(attempt, _verdict(code))
-                if not retry:
-                    raise
-                router.retried(attempt, attempts, exc)
-                continue
-            except BaseException:
-                router.finish(attempt, None)
-                raise
-            router.finish(attempt, "success")
-            return response
+            with attempt:
+                callable_ = self._method.on(attempt.entry)
+                timeout = attempts.timeout(time.monotonic())
+                self._call = call = _aio_invoke(callable_, self._request, timeout, self._rest)
+                return await call
 
     def __await__(self) -> Any:
         return self._task.__await__()
@@ -1198,9 +1066,6 @@ class _AioUnaryCall(grpc.aio.UnaryUnaryCall[Any, Any]):
 
     def done(self) -> bool:
         return self._task.done()
-
-    def time_remaining(self) -> float | None:
-        return self._attempts.timeout(time.monotonic())
 
     def cancel(self) -> bool:
         if self._task.done():
@@ -1241,94 +1106,16 @@ class _AioUnaryCall(grpc.aio.UnaryUnaryCall[Any, Any]):
             raise self._error
 
 
-class _AioUnaryStream(_Bound[grpc.aio.Channel], grpc.aio.UnaryStreamMultiCallable[Any, Any]):
-    """Streamed responses: the call stays on one pod; never retried."""
-
-    __slots__ = ()
-
-    def __call__(
-        self,
-        request: Any,
-        *,
-        timeout: float | None = None,
-        metadata: _AioMetadata = None,
-        credentials: grpc.CallCredentials | None = None,
-        wait_for_ready: bool | None = None,
-        compression: grpc.Compression | None = None,
-    ) -> Any:
-        return _aio_streaming(
-            self._router,
-            self._method,
-            request,
-            (timeout, metadata, credentials, wait_for_ready, compression),
-        )
-
-
-class _AioStreamUnary(_Bound[grpc.aio.Channel], grpc.aio.StreamUnaryMultiCallable[Any, Any]):
-    """Streamed requests: the call stays on one pod; never retried (the requests are gone)."""
-
-    __slots__ = ()
-
-    def __call__(  # noqa: PLR0917  (grpc's signature)
-        self,
-        request_iterator: Any = None,
-        timeout: float | None = None,
-        metadata: _AioMetadata = None,
-        credentials: grpc.CallCredentials | None = None,
-        wait_for_ready: bool | None = None,
-        compression: grpc.Compression | None = None,
-    ) -> Any:
-        return _aio_streaming(
-            self._router,
-            self._method,
-            request_iterator,
-            (timeout, metadata, credentials, wait_for_ready, compression),
-        )
-
-
-class _AioStreamStream(_Bound[grpc.aio.Channel], grpc.aio.StreamStreamMultiCallable[Any, Any]):
-    """Both sides streamed: the call stays on one pod; never retried."""
-
-    __slots__ = ()
-
-    def __call__(  # noqa: PLR0917  (grpc's signature)
-        self,
-        request_iterator: Any = None,
-        timeout: float | None = None,
-        metadata: _AioMetadata = None,
-        credentials: grpc.CallCredentials | None = None,
-        wait_for_ready: bool | None = None,
-        compression: grpc.Compression | None = None,
-    ) -> Any:
-        return _aio_streaming(
-            self._router,
-            self._method,
-            request_iterator,
-            (timeout, metadata, credentials, wait_for_ready, compression),
-        )
-
-
-def _aio_streaming(
-    router: _Router[grpc.aio.Channel], method: _Method, request: Any, rest: tuple[Any, ...]
-) -> Any:
-    """Start a call with a streamed side on one pod, and finish it when it is over."""
-    timeout, metadata, credentials, wait_for_ready, compression = rest
+def _aio_one_pod(bound: _Bound[grpc.aio.Channel], request: Any, rest: _Rest) -> Any:
+    """A call with a streamed side: on one pod, never retried; finished when it is over."""
+    router = bound._router
+    key = router.key(rest[1])
     try:
-        attempt = router.start(router.key(metadata), None)
+        attempt, call = router.begin(
+            bound._method, key, None, lambda c: _aio_invoke(c, request, rest[0], rest)
+        )
     except _NoPod as exc:
         raise _aio_no_pod(exc.details) from None
-    try:
-        call = method.on(attempt.entry)(
-            request,
-            timeout=timeout,
-            metadata=metadata,
-            credentials=credentials,
-            wait_for_ready=wait_for_ready,
-            compression=compression,
-        )
-    except BaseException:
-        router.finish(attempt, None)
-        raise
     call.add_done_callback(lambda done: _aio_finish(router, attempt, done))
     return call
 
@@ -1345,3 +1132,39 @@ def _aio_finish(router: _Router[grpc.aio.Channel], attempt: _Try, call: Any) -> 
 
 
 _FINISHING: set[asyncio.Task[None]] = set()
+
+
+class _AioUnaryUnary(_Bound[grpc.aio.Channel], grpc.aio.UnaryUnaryMultiCallable[Any, Any]):
+    """A unary method: mirrors :class:`_UnaryUnary`, the tries in one task."""
+
+    __slots__ = ()
+
+    __call__ = _keyword_options(_grpc_method(_AioUnaryCall))
+
+
+class _AioUnaryStream(_Bound[grpc.aio.Channel], grpc.aio.UnaryStreamMultiCallable[Any, Any]):
+    """Streamed responses: the call stays on one pod; never retried."""
+
+    __slots__ = ()
+
+    __call__ = _keyword_options(_grpc_method(_aio_one_pod))
+
+
+class _AioStreaming(
+    _Bound[grpc.aio.Channel],
+    grpc.aio.StreamUnaryMultiCallable[Any, Any],
+    grpc.aio.StreamStreamMultiCallable[Any, Any],
+):
+    """Streamed requests: the call stays on one pod; never retried (the requests are gone)."""
+
+    __slots__ = ()
+
+    __call__ = _aio_streamed(_grpc_method(_aio_one_pod))
+
+
+_AioChannel._kinds = {
+    "unary_unary": _AioUnaryUnary,
+    "unary_stream": _AioUnaryStream,
+    "stream_unary": _AioStreaming,
+    "stream_stream": _AioStreaming,
+}

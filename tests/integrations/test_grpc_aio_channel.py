@@ -168,6 +168,36 @@ def test_retries_0_fails_the_call_on_a_dead_pod(port: int) -> None:
     asyncio.run(main())
 
 
+def test_multi_callables_take_grpc_aio_arguments(port: int) -> None:
+    """As grpc.aio has them: the options of a single request keyword-only, a streamed
+    request by position or as ``request_iterator``, or written to the call."""
+    server = PodServer("127.77.0.10", port)
+
+    async def main() -> None:
+        async with (
+            static_discovery(["127.77.0.10"], port) as pods,
+            aio_discovery_channel(pods) as channel,
+        ):
+            stub = EchoStub(channel)
+            assert await stub.Who(request=b"", timeout=5) == b"127.77.0.10"
+            with pytest.raises(TypeError):
+                stub.Who(b"", 5)
+            with pytest.raises(TypeError):
+                stub.Count(b"1", 5)
+            assert await stub.Sum(iter([b"4"]), 5) == b"4"
+            assert await stub.Sum(request_iterator=iter([b"5"]), timeout=5) == b"5"
+            call = stub.Sum(timeout=5)
+            await call.write(b"6")
+            await call.done_writing()
+            assert await call == b"6"
+
+    try:
+        asyncio.run(main())
+    finally:
+        server.stop(0)
+    assert server.hits == 4
+
+
 @pytest.mark.dns
 def test_no_ready_pod_is_unavailable_naming_the_service_and_dns(port: int) -> None:
     require_named()

@@ -265,6 +265,61 @@ def test_retries_never_go_back_to_a_pod_tried_for_the_call(port: int) -> None:
     assert [e.attempt for e in retried] == [1]
 
 
+def test_streamed_requests_are_never_retried(port: int) -> None:
+    """Pod .10 is down, .11 is up, retries=2: a stream-unary call in each of its forms that
+    lands on .10 fails UNAVAILABLE (its requests are gone), is reported, and is not retried."""
+    server = PodServer("127.77.0.11", port)
+    events: list[instrumentation.Event] = []
+    strategy = Reporting()
+    forms = {
+        "call": lambda sum_: sum_(iter([b"1"]), timeout=5),
+        "with_call": lambda sum_: sum_.with_call(iter([b"1"]), timeout=5)[0],
+        "future": lambda sum_: sum_.future(iter([b"1"]), timeout=5).result(timeout=5),
+    }
+    try:
+        with (
+            static_discovery(
+                ["127.77.0.10", "127.77.0.11"], port, strategy=strategy, hooks=[events.append]
+            ) as pods,
+            discovery_channel(pods, retries=2) as channel,
+        ):
+            stub = EchoStub(channel)
+            for name, form in forms.items():
+                outcomes: list[object] = []
+                for _ in range(2):  # round robin: one call on each pod
+                    try:
+                        outcomes.append(form(stub.Sum))
+                    except grpc.RpcError as exc:
+                        outcomes.append(exc.code())  # type: ignore[attr-defined]
+                assert sorted(map(str, outcomes)) == sorted(
+                    [str(b"1"), str(grpc.StatusCode.UNAVAILABLE)]
+                ), name
+        assert not [e for e in events if isinstance(e, instrumentation.RequestRetried)]
+        assert [f.address for f in strategy.failures] == ["127.77.0.10"] * 3
+        assert [s.address for s in strategy.successes] == ["127.77.0.11"] * 3
+    finally:
+        server.stop(0)
+
+
+def test_multi_callables_take_grpcs_argument_names(port: int) -> None:
+    """By keyword as grpc names them: ``request`` for a single request, ``request_iterator``
+    for streamed ones; an unknown one is refused before any pod is tried."""
+    server = PodServer("127.77.0.10", port)
+    try:
+        with static_discovery(["127.77.0.10"], port) as pods, discovery_channel(pods) as channel:
+            stub = EchoStub(channel)
+            assert stub.Who(request=b"", timeout=5) == b"127.77.0.10"
+            assert stub.Sum(request_iterator=iter([b"4"]), timeout=5) == b"4"
+            assert stub.Sum.with_call(iter([b"4"]), 5)[0] == b"4"
+            with pytest.raises(TypeError, match="timeout"):
+                stub.Who(b"", 5, timeout=5)
+            with pytest.raises(TypeError, match="deadline"):
+                stub.Sum(iter([b"4"]), deadline=5)
+        assert server.hits == 3
+    finally:
+        server.stop(0)
+
+
 def test_the_retry_of_a_future_goes_to_another_pod(port: int) -> None:
     server = PodServer("127.77.0.11", port)
     try:
