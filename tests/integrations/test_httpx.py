@@ -117,15 +117,22 @@ def test_other_hosts_pass_through_untouched(pods: PodServers, resolver: DnsResol
     assert pods.seen == []
 
 
+# Built by the integration: one wrapped transport per pod; given: one shared by the pods.
+@pytest.mark.parametrize("given", [False, True], ids=["per-pod", "given"])
 def test_a_scale_up_is_reached_and_a_removed_pod_left_while_requests_run(
-    pods: PodServers, resolver: DnsResolver, bind: BindServer, shop: tuple[Cluster, Service]
+    pods: PodServers,
+    resolver: DnsResolver,
+    bind: BindServer,
+    shop: tuple[Cluster, Service],
+    given: bool,
 ) -> None:
     cluster, api = shop
     stop = threading.Event()
     errors: list[BaseException] = []
+    wrapped = httpx.HTTPTransport() if given else None
     with (
         Discovery(API, port=pods.port, family="ipv4", resolver=resolver) as discovery,
-        httpx.Client(transport=DiscoveryTransport(discovery)) as client,
+        httpx.Client(transport=DiscoveryTransport(discovery, transport=wrapped)) as client,
     ):
 
         def load() -> None:

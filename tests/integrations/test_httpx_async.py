@@ -114,19 +114,25 @@ def test_other_hosts_pass_through_untouched(pods: PodServers, aresolver: AsyncDn
     assert pods.seen == []
 
 
+# Built by the integration: one wrapped transport per pod; given: one shared by the pods.
+@pytest.mark.parametrize("given", [False, True], ids=["per-pod", "given"])
 def test_a_scale_up_is_reached_and_a_removed_pod_left_while_requests_run(
     pods: PodServers,
     aresolver: AsyncDnsResolver,
     bind: BindServer,
     shop: tuple[Cluster, Service],
+    given: bool,
 ) -> None:
     cluster, api = shop
     errors: list[BaseException] = []
 
     async def main() -> None:
+        wrapped = httpx.AsyncHTTPTransport() if given else None
         async with (
             AsyncDiscovery(API, port=pods.port, family="ipv4", resolver=aresolver) as discovery,
-            httpx.AsyncClient(transport=AsyncDiscoveryTransport(discovery)) as client,
+            httpx.AsyncClient(
+                transport=AsyncDiscoveryTransport(discovery, transport=wrapped)
+            ) as client,
         ):
             stop = asyncio.Event()
 
