@@ -97,6 +97,7 @@ def _status_error(request: httpx.Request, response: httpx.Response) -> httpx.HTT
 
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}
 
+_D = TypeVar("_D", "Discovery", "AsyncDiscovery")
 _T = TypeVar("_T", httpx.BaseTransport, httpx.AsyncBaseTransport)
 
 
@@ -107,7 +108,7 @@ def _pooled(transport: object) -> list[Any]:
     return list(getattr(pool, "connections", ()))
 
 
-class _Routing(Generic[_T]):
+class _Routing(Generic[_D, _T]):
     """What both transports decide: which requests go to the pods, through which wrapped
     transport, and which idle connections to close. No I/O: the drivers below send and
     close.
@@ -116,19 +117,21 @@ class _Routing(Generic[_T]):
     TLS context: each pod has its own pool, so a request looks through one pod's
     connections only (httpcore scans every connection of a pool per request, which made a
     single pool over three pods cost more than the rest of the routing). Given a
-    ``transport``, every pod shares it.
+    ``transport``, every pod shares it. The arguments are the transports' (documented there).
     """
+
+    _default: Callable[..., _T]  # the wrapped transport's class: sync or async
 
     def __init__(
         self,
-        discovery: Discovery | AsyncDiscovery,
+        discovery: _D,
         *,
-        retries: int,
-        failure_statuses: Iterable[int],
-        given: _T | None,
-        build: Callable[..., _T],
-        options: dict[str, Any],
+        retries: int = 1,
+        failure_statuses: Iterable[int] = (),
+        transport: _T | None = None,
+        **transport_options: Any,
     ) -> None:
+        given, options = transport, transport_options
         if given is not None and options:
             raise ConfigurationError(
                 f"give either transport= or the options of the transport to build "
@@ -144,16 +147,15 @@ class _Routing(Generic[_T]):
                 cert=options.pop("cert", None),
                 trust_env=options.get("trust_env", True),
             )
-            self._build = functools.partial(build, verify=tls, **options)
+            self._build = functools.partial(self._default, verify=tls, **options)
             given = self._build()
         self._transport: _T = given
         self._pods: dict[str, _T] = {}
         self._leaving: list[_T] = []  # per-pod transports of removed pods, until idle
         self._origins: set[tuple[bytes, int | None]] = set()
 
-    def _start(self, request: httpx.Request) -> tuple[_Sending, _T] | None:
-        """The first attempt of ``request`` and the transport for its pod; ``None`` when
-        the host is not the Service's.
+    def _start(self, request: httpx.Request) -> _Sending | None:
+        """The attempts of ``request``; ``None`` when its host is not the Service's.
 
         Raises:
             httpx.ConnectError: No pod to pick.
@@ -168,10 +170,22 @@ class _Routing(Generic[_T]):
             raise httpx.ConnectError(balancer.nothing_to_pick(exc), request=request) from exc
         if self._build is None:
             self._origins.add((url.raw_scheme, url.port))
-        sending = balancer.sending(
+        return balancer.sending(
             endpoint, request.method, replayable=isinstance(request.stream, httpx.ByteStream)
         )
-        return sending, self._for(endpoint.address)
+
+    def _attempt(self, sending: _Sending, request: httpx.Request) -> tuple[_T, httpx.Request]:
+        """An attempt starts: the wrapped transport of its pod and the request to give it."""
+        sending.begin()
+        endpoint = sending.endpoint
+        return self._for(endpoint.address), _to_pod(request, endpoint, request.url.host)
+
+    @staticmethod
+    def _retry(sending: _Sending, request: httpx.Request, response: httpx.Response) -> bool:
+        """Whether the response's status sends the request to another pod."""
+        return sending.answered(response.status_code) and sending.failed(
+            "status", _status_error(request, response)
+        )
 
     def _for(self, address: str) -> _T:
         """The wrapped transport for the pod at ``address``."""
@@ -261,7 +275,7 @@ class _AsyncTrackedStream(httpx.AsyncByteStream):
 # -- the two transports, side by side ------------------------------------------------------
 
 
-class DiscoveryTransport(_Routing[httpx.BaseTransport], httpx.BaseTransport):
+class DiscoveryTransport(_Routing["Discovery", httpx.BaseTransport], httpx.BaseTransport):
     """An httpx transport that sends the Service's requests to the pods of ``discovery``.
 
     Args:
@@ -291,23 +305,7 @@ class DiscoveryTransport(_Routing[httpx.BaseTransport], httpx.BaseTransport):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(
-        self,
-        discovery: Discovery,
-        *,
-        retries: int = 1,
-        failure_statuses: Iterable[int] = (),
-        transport: httpx.BaseTransport | None = None,
-        **transport_options: Any,
-    ) -> None:
-        super().__init__(
-            discovery,
-            retries=retries,
-            failure_statuses=failure_statuses,
-            given=transport,
-            build=httpx.HTTPTransport,
-            options=transport_options,
-        )
+    _default = httpx.HTTPTransport
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` to a pod when its host is the Service's, else pass it on.
@@ -320,25 +318,19 @@ class DiscoveryTransport(_Routing[httpx.BaseTransport], httpx.BaseTransport):
         """
         for connection in self._to_close():
             connection.close()
-        started = self._start(request)
-        if started is None:
+        sending = self._start(request)
+        if sending is None:
             return self._transport.handle_request(request)
-        sending, transport = started
-        host = request.url.host
         while True:
-            sending.begin()
+            transport, routed = self._attempt(sending, request)
             try:
-                response = transport.handle_request(_to_pod(request, sending.endpoint, host))
+                response = transport.handle_request(routed)
             except httpx.TransportError as exc:
                 if sending.failed(_failure(exc), exc):
-                    transport = self._for(sending.endpoint.address)
                     continue
                 raise
-            if sending.answered(response.status_code) and sending.failed(
-                "status", _status_error(request, response)
-            ):
+            if self._retry(sending, request, response):
                 response.close()
-                transport = self._for(sending.endpoint.address)
                 continue
             if sending.release is not None:
                 assert isinstance(response.stream, httpx.SyncByteStream)
@@ -352,7 +344,9 @@ class DiscoveryTransport(_Routing[httpx.BaseTransport], httpx.BaseTransport):
             transport.close()
 
 
-class AsyncDiscoveryTransport(_Routing[httpx.AsyncBaseTransport], httpx.AsyncBaseTransport):
+class AsyncDiscoveryTransport(
+    _Routing["AsyncDiscovery", httpx.AsyncBaseTransport], httpx.AsyncBaseTransport
+):
     """The asyncio twin of :class:`DiscoveryTransport`, for :class:`httpx.AsyncClient`.
 
     Args:
@@ -375,23 +369,7 @@ class AsyncDiscoveryTransport(_Routing[httpx.AsyncBaseTransport], httpx.AsyncBas
     .. versionadded:: 0.1.0
     """
 
-    def __init__(
-        self,
-        discovery: AsyncDiscovery,
-        *,
-        retries: int = 1,
-        failure_statuses: Iterable[int] = (),
-        transport: httpx.AsyncBaseTransport | None = None,
-        **transport_options: Any,
-    ) -> None:
-        super().__init__(
-            discovery,
-            retries=retries,
-            failure_statuses=failure_statuses,
-            given=transport,
-            build=httpx.AsyncHTTPTransport,
-            options=transport_options,
-        )
+    _default = httpx.AsyncHTTPTransport
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` to a pod when its host is the Service's, else pass it on.
@@ -402,27 +380,19 @@ class AsyncDiscoveryTransport(_Routing[httpx.AsyncBaseTransport], httpx.AsyncBas
         """
         for connection in self._to_close():
             await connection.aclose()
-        started = self._start(request)
-        if started is None:
+        sending = self._start(request)
+        if sending is None:
             return await self._transport.handle_async_request(request)
-        sending, transport = started
-        host = request.url.host
         while True:
-            sending.begin()
+            transport, routed = self._attempt(sending, request)
             try:
-                response = await transport.handle_async_request(
-                    _to_pod(request, sending.endpoint, host)
-                )
+                response = await transport.handle_async_request(routed)
             except httpx.TransportError as exc:
                 if sending.failed(_failure(exc), exc):
-                    transport = self._for(sending.endpoint.address)
                     continue
                 raise
-            if sending.answered(response.status_code) and sending.failed(
-                "status", _status_error(request, response)
-            ):
+            if self._retry(sending, request, response):
                 await response.aclose()
-                transport = self._for(sending.endpoint.address)
                 continue
             if sending.release is not None:
                 assert isinstance(response.stream, httpx.AsyncByteStream)
