@@ -13,8 +13,9 @@
 A request whose host is a name of the Service (``api``, ``api.shop``, ``api.shop.svc``, the
 FQDN) is sent to the pod's address, with the ``Host`` header and the TLS server name (SNI)
 left as the URL's host name, so certificates issued for the Service verify. Other hosts pass
-through to the wrapped transport. httpcore pools connections per origin, so each pod gets its
-own keep-alive connections, reused. Install with ``pip install 'headless-discovery[httpx]'``.
+through to the wrapped transport. Each pod gets its own wrapped transport, so its own pool of
+keep-alive connections, reused (a ``transport=`` you give is shared by every pod instead).
+Install with ``pip install 'headless-discovery[httpx]'``.
 """
 
 from __future__ import annotations
@@ -213,8 +214,8 @@ class _Routing(Generic[_D, _T]):
                 for connection in _pooled(self._transport)
                 if connection.is_idle() and any(map(connection.can_handle_request, origins))
             ]
-        pods = self._pods
-        self._leaving += [pods.pop(address) for address in removed if address in pods]
+        gone = [self._pods.pop(address, None) for address in removed]  # None: never used
+        self._leaving += [transport for transport in gone if transport is not None]
         idle: list[Any] = []
         still: list[_T] = []
         for transport in self._leaving:
@@ -288,8 +289,10 @@ class DiscoveryTransport(_Routing["Discovery", httpx.BaseTransport], httpx.BaseT
         failure_statuses: Status codes that count as failures (e.g. ``{502, 503, 504}``):
             reported to the strategy, and retried like failures after sending. By default
             every response is a success.
-        transport: The transport doing the I/O; an :class:`httpx.HTTPTransport` built with
-            ``transport_options`` when not given.
+        transport: The transport doing the I/O, shared by every pod (one pool for all).
+            When not given, one :class:`httpx.HTTPTransport` per pod is built with
+            ``transport_options`` (one pool per pod, so ``limits`` count per pod), all with
+            one TLS context, plus one for the hosts that are not the Service's.
         **transport_options: Passed to :class:`httpx.HTTPTransport` (``verify``, ``cert``,
             ``http2``, ``limits``, ...).
 
@@ -353,8 +356,8 @@ class AsyncDiscoveryTransport(
         discovery: A started :class:`~headless_discovery.AsyncDiscovery`.
         retries: As :class:`DiscoveryTransport`.
         failure_statuses: As :class:`DiscoveryTransport`.
-        transport: The transport doing the I/O; an :class:`httpx.AsyncHTTPTransport` built
-            with ``transport_options`` when not given.
+        transport: The transport doing the I/O, shared by every pod; when not given, one
+            :class:`httpx.AsyncHTTPTransport` per pod, as :class:`DiscoveryTransport`.
         **transport_options: Passed to :class:`httpx.AsyncHTTPTransport`.
 
     Raises:
