@@ -32,6 +32,7 @@ __all__ = [
     "InFlight",
     "Release",
     "Router",
+    "Sending",
     "check_retries",
     "check_statuses",
     "nothing_to_pick",
@@ -257,6 +258,10 @@ class Balancer:
             self._removed = frozenset()
         return removed
 
+    def sending(self, endpoint: Endpoint, method: str, *, replayable: bool) -> Sending:
+        """The attempts of one request, the first on ``endpoint``."""
+        return Sending(self, endpoint, method, replayable)
+
     def first(self) -> Endpoint:
         """The pod for a request's first attempt.
 
@@ -292,3 +297,64 @@ class Balancer:
             event = RequestRetried(discovery.name, endpoint, attempts.attempt, error, self.client)
             _emit(event, discovery._hooks)
         return retry
+
+
+class Sending:
+    """One routed request through its attempts: the pod of the current attempt, its
+    in-flight count, and what follows each outcome. The drivers send and close; this
+    decides.
+
+    Args:
+        balancer: The integration's decisions.
+        endpoint: The pod of the first attempt.
+        method: The request's method (upper case).
+        replayable: Whether the body can be sent again.
+    """
+
+    __slots__ = ("_attempts", "_balancer", "_method", "_replayable", "endpoint", "release")
+
+    def __init__(
+        self, balancer: Balancer, endpoint: Endpoint, method: str, replayable: bool
+    ) -> None:
+        self._balancer = balancer
+        self._method = method
+        self._replayable = replayable
+        self._attempts: Attempts | None = None  # made on the first failure only
+        self.endpoint = endpoint
+        self.release: Release | None = None
+
+    def begin(self) -> None:
+        """An attempt on :attr:`endpoint` starts: count it in flight (when the strategy
+        counts); :attr:`release` ends the count."""
+        self.release = self._balancer.in_flight.hold(self.endpoint)
+
+    def answered(self, status: int) -> bool:
+        """The pod answered ``status``: whether that is one of ``failure_statuses`` (for
+        :meth:`failed`); any other status is reported as a success."""
+        balancer = self._balancer
+        if status in balancer.failure_statuses:
+            return True
+        balancer.succeeded(self.endpoint)
+        return False
+
+    def failed(self, failure: Failure | None, error: Exception) -> bool:
+        """The attempt failed (``failure`` ``None``: not the pod's doing); whether to send
+        the request again, to the new :attr:`endpoint`.
+
+        The in-flight count ends, except for a failure status that is not retried: that
+        response goes to the caller and stays in flight until closed.
+        """
+        retry = None
+        if failure is not None:
+            balancer = self._balancer
+            if self._attempts is None:
+                self._attempts = Attempts(
+                    self._method, balancer.retries, replayable=self._replayable
+                )
+            retry = balancer.failed(self._attempts, self.endpoint, failure, error)
+        if (retry is not None or failure != "status") and self.release is not None:
+            self.release()
+        if retry is None:
+            return False
+        self.endpoint = retry
+        return True

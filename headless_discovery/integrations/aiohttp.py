@@ -65,8 +65,11 @@ class DiscoveryResolver(AbstractResolver):
     """Answer the Service's names with pods of ``discovery``, other names as aiohttp would.
 
     Each answer is the pod the strategy picks, then one more pod for aiohttp to connect to
-    if the first refuses. The strategy hears no outcomes (aiohttp tells its resolver
-    nothing), so ``OutlierEjection`` sees only what you report yourself.
+    if the first refuses. With two addresses aiohttp races them (happy eyeballs), which
+    costs more per new connection than the resolver; a connector made with
+    ``happy_eyeballs_delay=None`` tries the fallback only after the first pod failed. The
+    strategy hears no outcomes (aiohttp tells its resolver nothing), so ``OutlierEjection``
+    sees only what you report yourself.
 
     Args:
         discovery: A started :class:`~headless_discovery.AsyncDiscovery`.

@@ -13,14 +13,16 @@
 A request whose host is a name of the Service (``api``, ``api.shop``, ``api.shop.svc``, the
 FQDN) is sent to the pod's address, with the ``Host`` header and the TLS server name (SNI)
 left as the URL's host name, so certificates issued for the Service verify. Other hosts pass
-through to the wrapped transport. httpcore pools connections per origin, so each pod gets its
-own keep-alive connections, reused. Install with ``pip install 'headless-discovery[httpx]'``.
+through to the wrapped transport. Each pod gets its own wrapped transport, so its own pool of
+keep-alive connections, reused (a ``transport=`` you give is shared by every pod instead).
+Install with ``pip install 'headless-discovery[httpx]'``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+import functools
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import _require
 
@@ -31,7 +33,8 @@ import httpx  # noqa: E402
 
 from ..endpoints import Endpoint  # noqa: E402
 from ..errors import ConfigurationError, DiscoveryError  # noqa: E402
-from ._http import Attempts, Balancer, Failure, Release  # noqa: E402
+from ._http import Balancer, Failure, Release  # noqa: E402
+from ._http import Sending as _Sending  # noqa: E402
 
 if TYPE_CHECKING:
     from ..discovery import AsyncDiscovery, Discovery
@@ -85,14 +88,6 @@ def _to_pod(request: httpx.Request, endpoint: Endpoint, host: str) -> httpx.Requ
     return routed
 
 
-def _attempts(balancer: Balancer, request: httpx.Request) -> Attempts:
-    return Attempts(
-        request.method,
-        balancer.retries,
-        replayable=isinstance(request.stream, httpx.ByteStream),
-    )
-
-
 def _status_error(request: httpx.Request, response: httpx.Response) -> httpx.HTTPStatusError:
     return httpx.HTTPStatusError(
         f"the pod answered {response.status_code}, one of failure_statuses",
@@ -103,14 +98,8 @@ def _status_error(request: httpx.Request, response: httpx.Response) -> httpx.HTT
 
 _DEFAULT_PORTS = {b"http": 80, b"https": 443}
 
-
-def _origins(removed: frozenset[str], seen: set[tuple[bytes, int | None]]) -> list[httpcore.Origin]:
-    """The origins of the removed pods, for every scheme and port requests used."""
-    return [
-        httpcore.Origin(scheme, address.encode(), port or _DEFAULT_PORTS.get(scheme, 0))
-        for address in removed
-        for scheme, port in seen
-    ]
+_D = TypeVar("_D", "Discovery", "AsyncDiscovery")
+_T = TypeVar("_T", httpx.BaseTransport, httpx.AsyncBaseTransport)
 
 
 def _pooled(transport: object) -> list[Any]:
@@ -120,12 +109,133 @@ def _pooled(transport: object) -> list[Any]:
     return list(getattr(pool, "connections", ()))
 
 
-def _check_wrapped(transport: object, options: dict[str, Any]) -> None:
-    if transport is not None and options:
-        raise ConfigurationError(
-            f"give either transport= or the options of the transport to build "
-            f"({', '.join(sorted(options))}), not both"
+class _Routing(Generic[_D, _T]):
+    """What both transports decide: which requests go to the pods, through which wrapped
+    transport, and which idle connections to close. No I/O: the drivers below send and
+    close.
+
+    Built with transport options, it makes one wrapped transport per pod, all sharing one
+    TLS context: each pod has its own pool, so a request looks through one pod's
+    connections only (httpcore scans every connection of a pool per request, which made a
+    single pool over three pods cost more than the rest of the routing). Given a
+    ``transport``, every pod shares it. The arguments are the transports' (documented there).
+    """
+
+    _default: Callable[..., _T]  # the wrapped transport's class: sync or async
+
+    def __init__(
+        self,
+        discovery: _D,
+        *,
+        retries: int = 1,
+        failure_statuses: Iterable[int] = (),
+        transport: _T | None = None,
+        **transport_options: Any,
+    ) -> None:
+        given, options = transport, transport_options
+        if given is not None and options:
+            raise ConfigurationError(
+                f"give either transport= or the options of the transport to build "
+                f"({', '.join(sorted(options))}), not both"
+            )
+        self._balancer = Balancer(
+            discovery, "httpx", retries=retries, failure_statuses=failure_statuses
         )
+        self._build: Callable[[], _T] | None = None
+        if given is None:
+            tls = httpx.create_ssl_context(
+                verify=options.pop("verify", True),
+                cert=options.pop("cert", None),
+                trust_env=options.get("trust_env", True),
+            )
+            self._build = functools.partial(self._default, verify=tls, **options)
+            given = self._build()
+        self._transport: _T = given
+        self._pods: dict[str, _T] = {}
+        self._leaving: list[_T] = []  # per-pod transports of removed pods, until idle
+        self._origins: set[tuple[bytes, int | None]] = set()
+
+    def _start(self, request: httpx.Request) -> _Sending | None:
+        """The attempts of ``request``; ``None`` when its host is not the Service's.
+
+        Raises:
+            httpx.ConnectError: No pod to pick.
+        """
+        url = request.url
+        balancer = self._balancer
+        if not balancer.router.routes(url.host):
+            return None
+        try:
+            endpoint = balancer.first()
+        except DiscoveryError as exc:
+            raise httpx.ConnectError(balancer.nothing_to_pick(exc), request=request) from exc
+        if self._build is None:
+            self._origins.add((url.raw_scheme, url.port))
+        return balancer.sending(
+            endpoint, request.method, replayable=isinstance(request.stream, httpx.ByteStream)
+        )
+
+    def _attempt(self, sending: _Sending, request: httpx.Request) -> tuple[_T, httpx.Request]:
+        """An attempt starts: the wrapped transport of its pod and the request to give it."""
+        sending.begin()
+        endpoint = sending.endpoint
+        return self._for(endpoint.address), _to_pod(request, endpoint, request.url.host)
+
+    @staticmethod
+    def _retry(sending: _Sending, request: httpx.Request, response: httpx.Response) -> bool:
+        """Whether the response's status sends the request to another pod."""
+        return sending.answered(response.status_code) and sending.failed(
+            "status", _status_error(request, response)
+        )
+
+    def _for(self, address: str) -> _T:
+        """The wrapped transport for the pod at ``address``."""
+        transport = self._pods.get(address)
+        if transport is None:
+            # Two threads may race here: the loser's new transport has no connection yet.
+            built = self._transport if self._build is None else self._build()
+            transport = self._pods.setdefault(address, built)
+        return transport
+
+    def _to_close(self) -> list[Any]:
+        """The idle connections to close before this request: those of pods that left.
+        Usually empty, at the cost of two attribute checks."""
+        removed = self._balancer.take_removed()
+        if not removed and not self._leaving:
+            return []
+        if self._build is None:
+            origins = [
+                httpcore.Origin(scheme, address.encode(), port or _DEFAULT_PORTS.get(scheme, 0))
+                for address in removed
+                for scheme, port in self._origins
+            ]
+            return [
+                connection
+                for connection in _pooled(self._transport)
+                if connection.is_idle() and any(map(connection.can_handle_request, origins))
+            ]
+        gone = [self._pods.pop(address, None) for address in removed]  # None: never used
+        self._leaving += [transport for transport in gone if transport is not None]
+        idle: list[Any] = []
+        still: list[_T] = []
+        for transport in self._leaving:
+            connections = _pooled(transport)
+            idle += [connection for connection in connections if connection.is_idle()]
+            if not all(c.is_idle() or c.is_closed() for c in connections):
+                still.append(transport)  # a response is being read: closed when idle
+        self._leaving = still
+        return idle
+
+    def _wrapped(self) -> list[_T]:
+        """Every wrapped transport, each once, to close."""
+        every: list[_T] = [self._transport]
+        every.extend(self._leaving)
+        every.extend(self._pods.values())
+        unique: list[_T] = []
+        for transport in every:
+            if all(transport is not other for other in unique):
+                unique.append(transport)
+        return unique
 
 
 class _TrackedStream(httpx.SyncByteStream):
@@ -166,7 +276,7 @@ class _AsyncTrackedStream(httpx.AsyncByteStream):
 # -- the two transports, side by side ------------------------------------------------------
 
 
-class DiscoveryTransport(httpx.BaseTransport):
+class DiscoveryTransport(_Routing["Discovery", httpx.BaseTransport], httpx.BaseTransport):
     """An httpx transport that sends the Service's requests to the pods of ``discovery``.
 
     Args:
@@ -179,8 +289,10 @@ class DiscoveryTransport(httpx.BaseTransport):
         failure_statuses: Status codes that count as failures (e.g. ``{502, 503, 504}``):
             reported to the strategy, and retried like failures after sending. By default
             every response is a success.
-        transport: The transport doing the I/O; an :class:`httpx.HTTPTransport` built with
-            ``transport_options`` when not given.
+        transport: The transport doing the I/O, shared by every pod (one pool for all).
+            When not given, one :class:`httpx.HTTPTransport` per pod is built with
+            ``transport_options`` (one pool per pod, so ``limits`` count per pod), all with
+            one TLS context, plus one for the hosts that are not the Service's.
         **transport_options: Passed to :class:`httpx.HTTPTransport` (``verify``, ``cert``,
             ``http2``, ``limits``, ...).
 
@@ -196,23 +308,7 @@ class DiscoveryTransport(httpx.BaseTransport):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(
-        self,
-        discovery: Discovery,
-        *,
-        retries: int = 1,
-        failure_statuses: Iterable[int] = (),
-        transport: httpx.BaseTransport | None = None,
-        **transport_options: Any,
-    ) -> None:
-        _check_wrapped(transport, transport_options)
-        self._balancer = Balancer(
-            discovery, "httpx", retries=retries, failure_statuses=failure_statuses
-        )
-        self._transport = (
-            transport if transport is not None else httpx.HTTPTransport(**transport_options)
-        )
-        self._origins: set[tuple[bytes, int | None]] = set()
+    _default = httpx.HTTPTransport
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` to a pod when its host is the Service's, else pass it on.
@@ -223,74 +319,45 @@ class DiscoveryTransport(httpx.BaseTransport):
                 connect.
             httpx.TransportError: As the wrapped transport, once retries are spent.
         """
-        host = request.url.host
-        balancer = self._balancer
-        if not balancer.router.routes(host):
+        for connection in self._to_close():
+            connection.close()
+        sending = self._start(request)
+        if sending is None:
             return self._transport.handle_request(request)
-        removed = balancer.take_removed()
-        if removed:
-            self._close_idle(removed)
-        try:
-            endpoint = balancer.first()
-        except DiscoveryError as exc:
-            raise httpx.ConnectError(balancer.nothing_to_pick(exc), request=request) from exc
-        self._origins.add((request.url.raw_scheme, request.url.port))
-        attempts: Attempts | None = None
         while True:
-            release = balancer.in_flight.hold(endpoint)
+            transport, routed = self._attempt(sending, request)
             try:
-                response = self._transport.handle_request(_to_pod(request, endpoint, host))
+                response = transport.handle_request(routed)
             except httpx.TransportError as exc:
-                if release is not None:
-                    release()
-                failure = _failure(exc)
-                if failure is None:
-                    raise
-                attempts = attempts or _attempts(balancer, request)
-                retry = balancer.failed(attempts, endpoint, failure, exc)
-                if retry is None:
-                    raise
-                endpoint = retry
-                continue
-            if response.status_code in balancer.failure_statuses:
-                attempts = attempts or _attempts(balancer, request)
-                error = _status_error(request, response)
-                retry = balancer.failed(attempts, endpoint, "status", error)
-                if retry is not None:
-                    response.close()
-                    if release is not None:
-                        release()
-                    endpoint = retry
+                if sending.failed(_failure(exc), exc):
                     continue
-            else:
-                balancer.succeeded(endpoint)
-            if release is not None:
+                raise
+            if self._retry(sending, request, response):
+                response.close()
+                continue
+            if sending.release is not None:
                 assert isinstance(response.stream, httpx.SyncByteStream)
-                response.stream = _TrackedStream(response.stream, release)
+                response.stream = _TrackedStream(response.stream, sending.release)
             return response
 
-    def _close_idle(self, removed: frozenset[str]) -> None:
-        """Close the idle pooled connections to pods that left."""
-        origins = _origins(removed, self._origins)
-        for connection in _pooled(self._transport):
-            if connection.is_idle() and any(map(connection.can_handle_request, origins)):
-                connection.close()
-
     def close(self) -> None:
-        """Stop following the discovery's changes and close the wrapped transport."""
+        """Stop following the discovery's changes and close the wrapped transports."""
         self._balancer.unsubscribe()
-        self._transport.close()
+        for transport in self._wrapped():
+            transport.close()
 
 
-class AsyncDiscoveryTransport(httpx.AsyncBaseTransport):
+class AsyncDiscoveryTransport(
+    _Routing["AsyncDiscovery", httpx.AsyncBaseTransport], httpx.AsyncBaseTransport
+):
     """The asyncio twin of :class:`DiscoveryTransport`, for :class:`httpx.AsyncClient`.
 
     Args:
         discovery: A started :class:`~headless_discovery.AsyncDiscovery`.
         retries: As :class:`DiscoveryTransport`.
         failure_statuses: As :class:`DiscoveryTransport`.
-        transport: The transport doing the I/O; an :class:`httpx.AsyncHTTPTransport` built
-            with ``transport_options`` when not given.
+        transport: The transport doing the I/O, shared by every pod; when not given, one
+            :class:`httpx.AsyncHTTPTransport` per pod, as :class:`DiscoveryTransport`.
         **transport_options: Passed to :class:`httpx.AsyncHTTPTransport`.
 
     Raises:
@@ -305,23 +372,7 @@ class AsyncDiscoveryTransport(httpx.AsyncBaseTransport):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(
-        self,
-        discovery: AsyncDiscovery,
-        *,
-        retries: int = 1,
-        failure_statuses: Iterable[int] = (),
-        transport: httpx.AsyncBaseTransport | None = None,
-        **transport_options: Any,
-    ) -> None:
-        _check_wrapped(transport, transport_options)
-        self._balancer = Balancer(
-            discovery, "httpx", retries=retries, failure_statuses=failure_statuses
-        )
-        self._transport = (
-            transport if transport is not None else httpx.AsyncHTTPTransport(**transport_options)
-        )
-        self._origins: set[tuple[bytes, int | None]] = set()
+    _default = httpx.AsyncHTTPTransport
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` to a pod when its host is the Service's, else pass it on.
@@ -330,62 +381,29 @@ class AsyncDiscoveryTransport(httpx.AsyncBaseTransport):
             httpx.ConnectError: As :meth:`DiscoveryTransport.handle_request`.
             httpx.TransportError: As the wrapped transport, once retries are spent.
         """
-        host = request.url.host
-        balancer = self._balancer
-        if not balancer.router.routes(host):
+        for connection in self._to_close():
+            await connection.aclose()
+        sending = self._start(request)
+        if sending is None:
             return await self._transport.handle_async_request(request)
-        removed = balancer.take_removed()
-        if removed:
-            await self._close_idle(removed)
-        try:
-            endpoint = balancer.first()
-        except DiscoveryError as exc:
-            raise httpx.ConnectError(balancer.nothing_to_pick(exc), request=request) from exc
-        self._origins.add((request.url.raw_scheme, request.url.port))
-        attempts: Attempts | None = None
         while True:
-            release = balancer.in_flight.hold(endpoint)
+            transport, routed = self._attempt(sending, request)
             try:
-                response = await self._transport.handle_async_request(
-                    _to_pod(request, endpoint, host)
-                )
+                response = await transport.handle_async_request(routed)
             except httpx.TransportError as exc:
-                if release is not None:
-                    release()
-                failure = _failure(exc)
-                if failure is None:
-                    raise
-                attempts = attempts or _attempts(balancer, request)
-                retry = balancer.failed(attempts, endpoint, failure, exc)
-                if retry is None:
-                    raise
-                endpoint = retry
-                continue
-            if response.status_code in balancer.failure_statuses:
-                attempts = attempts or _attempts(balancer, request)
-                error = _status_error(request, response)
-                retry = balancer.failed(attempts, endpoint, "status", error)
-                if retry is not None:
-                    await response.aclose()
-                    if release is not None:
-                        release()
-                    endpoint = retry
+                if sending.failed(_failure(exc), exc):
                     continue
-            else:
-                balancer.succeeded(endpoint)
-            if release is not None:
+                raise
+            if self._retry(sending, request, response):
+                await response.aclose()
+                continue
+            if sending.release is not None:
                 assert isinstance(response.stream, httpx.AsyncByteStream)
-                response.stream = _AsyncTrackedStream(response.stream, release)
+                response.stream = _AsyncTrackedStream(response.stream, sending.release)
             return response
 
-    async def _close_idle(self, removed: frozenset[str]) -> None:
-        """As :meth:`DiscoveryTransport._close_idle`."""
-        origins = _origins(removed, self._origins)
-        for connection in _pooled(self._transport):
-            if connection.is_idle() and any(map(connection.can_handle_request, origins)):
-                await connection.aclose()
-
     async def aclose(self) -> None:
-        """Stop following the discovery's changes and close the wrapped transport."""
+        """Stop following the discovery's changes and close the wrapped transports."""
         self._balancer.unsubscribe()
-        await self._transport.aclose()
+        for transport in self._wrapped():
+            await transport.aclose()

@@ -21,10 +21,9 @@ one pool of keep-alive connections per pod. Install with
 from __future__ import annotations
 
 import contextlib
-import copy
+import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
-from urllib.parse import SplitResult, urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import _require
 
@@ -42,7 +41,7 @@ from urllib3.exceptions import (  # noqa: E402
 
 from ..endpoints import Endpoint  # noqa: E402
 from ..errors import DiscoveryError  # noqa: E402
-from ._http import Attempts, Balancer, Failure, Release  # noqa: E402
+from ._http import Balancer, Failure, Release  # noqa: E402
 
 if TYPE_CHECKING:
     from ..discovery import Discovery
@@ -78,17 +77,51 @@ class _PodRequest(requests.PreparedRequest):
     server_hostname: str
 
 
-def _to_pod(request: requests.PreparedRequest, endpoint: Endpoint, url: SplitResult) -> _PodRequest:
+# The scheme and authority of a URL requests prepared (absolute, already checked).
+_ORIGIN = re.compile(r"([^:/?#]+://)([^/?#]*)")
+
+# Distinct origins remembered; an adapter is mounted on one prefix, so it sees few.
+_ORIGINS_KEPT = 64
+
+
+class _Origin(NamedTuple):
+    """What a request's origin decides, parsed once per origin, not once per request."""
+
+    routed: bool  # the host is one of the Service's names
+    scheme: str  # "https://"
+    host: str  # the host name, lower case, for TLS (no trailing dot)
+    port: str  # ":8443", or "" when the URL has none
+    host_header: str  # the Host header: the authority without user info
+
+
+def _origin(balancer: Balancer, scheme: str, authority: str) -> _Origin:
+    host_port = authority.rpartition("@")[2]
+    if host_port.startswith("["):  # an IPv6 literal: never a Service name
+        return _Origin(False, scheme, "", "", host_port)
+    host, colon, port = host_port.partition(":")
+    host = host.lower()
+    return _Origin(
+        bool(host) and balancer.router.routes(host),
+        scheme,
+        host.rstrip("."),
+        colon + port,
+        host_port,
+    )
+
+
+def _to_pod(
+    request: requests.PreparedRequest, endpoint: Endpoint, origin: _Origin, rest: str
+) -> _PodRequest:
     routed = _PodRequest.__new__(_PodRequest)
     routed.__dict__.update(request.__dict__)
     address = f"[{endpoint.address}]" if ":" in endpoint.address else endpoint.address
-    netloc = address if url.port is None else f"{address}:{url.port}"
-    routed.url = urlunsplit((url.scheme, netloc, url.path, url.query, ""))
-    headers = copy.copy(request.headers)
-    headers.setdefault("Host", url.netloc.rpartition("@")[2])
-    routed.headers = headers
+    routed.url = f"{origin.scheme}{address}{origin.port}{rest}"
+    if "Host" not in request.headers:
+        # A copy: the caller's request keeps its headers (retries and redirects reuse it).
+        routed.headers = request.headers.copy()
+        routed.headers["Host"] = origin.host_header
     routed.original = request
-    routed.server_hostname = (url.hostname or "").rstrip(".")
+    routed.server_hostname = origin.host
     return routed
 
 
@@ -146,6 +179,7 @@ class DiscoveryAdapter(HTTPAdapter):
         self._balancer = Balancer(
             discovery, "requests", retries=retries, failure_statuses=failure_statuses
         )
+        self._origins: dict[str, _Origin] = {}
         super().__init__(**adapter_kwargs)
 
     def send(  # noqa: PLR0917 (HTTPAdapter's signature)
@@ -164,10 +198,19 @@ class DiscoveryAdapter(HTTPAdapter):
                 :class:`~headless_discovery.DiscoveryError`), or every attempt failed.
             requests.RequestException: As HTTPAdapter, once retries are spent.
         """
-        url = urlsplit(request.url or "")
-        balancer = self._balancer
-        if url.hostname is None or not balancer.router.routes(url.hostname):
+        url = request.url or ""
+        match = _ORIGIN.match(url)
+        origin = None
+        if match is not None:
+            origins = self._origins
+            origin = origins.get(match[0])
+            if origin is None:
+                if len(origins) >= _ORIGINS_KEPT:
+                    origins.clear()
+                origin = origins[match[0]] = _origin(self._balancer, match[1], match[2])
+        if origin is None or not origin.routed:
             return super().send(request, stream, timeout, verify, cert, proxies)
+        balancer = self._balancer
         removed = balancer.take_removed()
         if removed:
             self._close_idle(removed)
@@ -175,43 +218,36 @@ class DiscoveryAdapter(HTTPAdapter):
             endpoint = balancer.first()
         except DiscoveryError as exc:
             raise requests.ConnectionError(balancer.nothing_to_pick(exc), request=request) from exc
-        attempts: Attempts | None = None
+        replayable = request.body is None or isinstance(request.body, (bytes, str))
+        sending = balancer.sending(endpoint, request.method or "GET", replayable=replayable)
+        rest = url[match.end() :] if match is not None else ""
         while True:
-            release = balancer.in_flight.hold(endpoint)
+            sending.begin()
             try:
                 response = super().send(
-                    _to_pod(request, endpoint, url), stream, timeout, verify, cert, proxies
+                    _to_pod(request, sending.endpoint, origin, rest),
+                    stream,
+                    timeout,
+                    verify,
+                    cert,
+                    proxies,
                 )
             except requests.RequestException as exc:
-                if release is not None:
-                    release()
-                failure = _failure(exc)
-                if failure is None:
-                    raise
-                attempts = attempts or _attempts(balancer, request)
-                retry = balancer.failed(attempts, endpoint, failure, exc)
-                if retry is None:
-                    raise
-                endpoint = retry
-                continue
-            if response.status_code in balancer.failure_statuses:
-                attempts = attempts or _attempts(balancer, request)
-                error = requests.HTTPError(
+                if sending.failed(_failure(exc), exc):
+                    continue
+                raise
+            if sending.answered(response.status_code) and sending.failed(
+                "status",
+                requests.HTTPError(
                     f"the pod answered {response.status_code}, one of failure_statuses",
                     response=response,
-                )
-                retry = balancer.failed(attempts, endpoint, "status", error)
-                if retry is not None:
-                    response.close()
-                    if release is not None:
-                        release()
-                    endpoint = retry
-                    continue
-            else:
-                balancer.succeeded(endpoint)
-            if release is not None:
+                ),
+            ):
+                response.close()
+                continue
+            if sending.release is not None:
                 raw = response.raw
-                raw.release_conn = _ReleaseConnection(raw.release_conn, release)
+                raw.release_conn = _ReleaseConnection(raw.release_conn, sending.release)
             return response
 
     def build_connection_pool_key_attributes(
@@ -249,11 +285,3 @@ class DiscoveryAdapter(HTTPAdapter):
         """Stop following the discovery's changes and close every pool."""
         self._balancer.unsubscribe()
         super().close()
-
-
-def _attempts(balancer: Balancer, request: requests.PreparedRequest) -> Attempts:
-    return Attempts(
-        request.method or "GET",
-        balancer.retries,
-        replayable=request.body is None or isinstance(request.body, (bytes, str)),
-    )

@@ -155,11 +155,14 @@ def test_a_scale_up_is_reached_by_new_connections(
     assert errors == []
 
 
+# The fallback pod is raced (the default) or tried after the first refuses (no race).
+@pytest.mark.parametrize("race", [0.25, None], ids=["happy-eyeballs", "one-after-the-other"])
 def test_a_pod_with_nothing_listening_loses_no_request(
     pods: PodServers,
     aresolver: AsyncDnsResolver,
     bind: BindServer,
     shop: tuple[Cluster, Service],
+    race: float | None,
 ) -> None:
     cluster, api = shop
     cluster.scale(api, 4)
@@ -168,7 +171,7 @@ def test_a_pod_with_nothing_listening_loses_no_request(
     async def main() -> None:
         async with (
             AsyncDiscovery(API, port=pods.port, family="ipv4", resolver=aresolver) as discovery,
-            session(discovery, force_close=True) as client,
+            session(discovery, force_close=True, happy_eyeballs_delay=race) as client,
         ):
             assert len(discovery.endpoints) == 4
             for _ in range(40):

@@ -117,15 +117,22 @@ def test_other_hosts_pass_through_untouched(pods: PodServers, resolver: DnsResol
     assert pods.seen == []
 
 
+# Built by the integration: one wrapped transport per pod; given: one shared by the pods.
+@pytest.mark.parametrize("given", [False, True], ids=["per-pod", "given"])
 def test_a_scale_up_is_reached_and_a_removed_pod_left_while_requests_run(
-    pods: PodServers, resolver: DnsResolver, bind: BindServer, shop: tuple[Cluster, Service]
+    pods: PodServers,
+    resolver: DnsResolver,
+    bind: BindServer,
+    shop: tuple[Cluster, Service],
+    given: bool,
 ) -> None:
     cluster, api = shop
     stop = threading.Event()
     errors: list[BaseException] = []
+    wrapped = httpx.HTTPTransport() if given else None
     with (
         Discovery(API, port=pods.port, family="ipv4", resolver=resolver) as discovery,
-        httpx.Client(transport=DiscoveryTransport(discovery)) as client,
+        httpx.Client(transport=DiscoveryTransport(discovery, transport=wrapped)) as client,
     ):
 
         def load() -> None:
@@ -158,6 +165,30 @@ def test_a_scale_up_is_reached_and_a_removed_pod_left_while_requests_run(
             stop.set()
             worker.join(10)
     assert errors == []
+
+
+def test_a_pod_that_leaves_mid_stream_finishes_the_response_then_its_connection_closes(
+    pods: PodServers, resolver: DnsResolver, bind: BindServer, shop: tuple[Cluster, Service]
+) -> None:
+    cluster, api = shop
+    url = f"http://api.shop:{pods.port}/"
+    with (
+        Discovery(API, port=pods.port, family="ipv4", resolver=resolver) as discovery,
+        httpx.Client(transport=DiscoveryTransport(discovery)) as client,
+    ):
+        with client.stream("GET", url + "stream") as response:
+            gone = pods.seen[-1].pod
+            (pod,) = [pod for pod in api.pods if str(pod.ipv4) == gone]
+            cluster.set_ready(api, pod.name, False)
+            bind.sync()
+            wait_until(lambda: gone not in {e.address for e in discovery.endpoints}, SEEN_WITHIN)
+            assert client.get(url).status_code == 200  # the pod's pool is left, not closed
+            body = response.read()
+        assert body == f"{gone} /stream\n".encode() * 100
+        assert all(address != gone for address, _ in pods.closes)
+        client.get(url)  # the connection is idle now: closed before this request
+        wait_until(lambda: any(address == gone for address, _ in pods.closes), 2)
+        assert all(seen.pod != gone for seen in pods.seen[1:])
 
 
 def test_a_pod_with_nothing_listening_loses_no_request_and_is_ejected(

@@ -114,19 +114,25 @@ def test_other_hosts_pass_through_untouched(pods: PodServers, aresolver: AsyncDn
     assert pods.seen == []
 
 
+# Built by the integration: one wrapped transport per pod; given: one shared by the pods.
+@pytest.mark.parametrize("given", [False, True], ids=["per-pod", "given"])
 def test_a_scale_up_is_reached_and_a_removed_pod_left_while_requests_run(
     pods: PodServers,
     aresolver: AsyncDnsResolver,
     bind: BindServer,
     shop: tuple[Cluster, Service],
+    given: bool,
 ) -> None:
     cluster, api = shop
     errors: list[BaseException] = []
 
     async def main() -> None:
+        wrapped = httpx.AsyncHTTPTransport() if given else None
         async with (
             AsyncDiscovery(API, port=pods.port, family="ipv4", resolver=aresolver) as discovery,
-            httpx.AsyncClient(transport=AsyncDiscoveryTransport(discovery)) as client,
+            httpx.AsyncClient(
+                transport=AsyncDiscoveryTransport(discovery, transport=wrapped)
+            ) as client,
         ):
             stop = asyncio.Event()
 
@@ -237,6 +243,37 @@ def test_no_ready_pod_raises_httpx_connect_error_caused_by_discovery(
     with pytest.raises(httpx.ConnectError, match=r"no pod to connect to.*NXDOMAIN") as raised:
         asyncio.run(main())
     assert isinstance(raised.value.__cause__, NoEndpointsError)
+
+
+def test_a_pod_that_leaves_mid_stream_finishes_the_response_then_its_connection_closes(
+    pods: PodServers,
+    aresolver: AsyncDnsResolver,
+    bind: BindServer,
+    shop: tuple[Cluster, Service],
+) -> None:
+    cluster, api = shop
+    url = f"http://api.shop:{pods.port}/"
+
+    async def main() -> None:
+        async with (
+            AsyncDiscovery(API, port=pods.port, family="ipv4", resolver=aresolver) as d,
+            httpx.AsyncClient(transport=AsyncDiscoveryTransport(d)) as client,
+        ):
+            async with client.stream("GET", url + "stream") as response:
+                gone = pods.seen[-1].pod
+                (pod,) = [pod for pod in api.pods if str(pod.ipv4) == gone]
+                cluster.set_ready(api, pod.name, False)
+                bind.sync()
+                await wait_until(lambda: gone not in {e.address for e in d.endpoints}, SEEN_WITHIN)
+                assert (await client.get(url)).status_code == 200  # the pool is left open
+                body = await response.aread()
+            assert body == f"{gone} /stream\n".encode() * 100
+            assert all(address != gone for address, _ in pods.closes)
+            await client.get(url)  # the connection is idle now: closed before this request
+            await wait_until(lambda: any(address == gone for address, _ in pods.closes), 2)
+            assert all(seen.pod != gone for seen in pods.seen[1:])
+
+    asyncio.run(main())
 
 
 def test_a_streamed_response_is_in_flight_until_closed(

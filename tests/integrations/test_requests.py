@@ -70,6 +70,7 @@ def test_the_host_header_url_and_cookies_keep_the_name(
     assert response.status_code == 200
     assert response.url == f"http://{host.lower()}:{pods.port}/orders?id=7"
     assert response.request.url == response.url
+    assert "Host" not in response.request.headers  # the caller's request is left alone
     (seen,) = pods.seen
     assert seen.host == f"{host.lower()}:{pods.port}"
 

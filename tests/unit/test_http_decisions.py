@@ -21,6 +21,7 @@ from headless_discovery.integrations._http import (
     Balancer,
     InFlight,
     Router,
+    Sending,
     check_retries,
     check_statuses,
     nothing_to_pick,
@@ -160,3 +161,58 @@ def test_the_balancer_hands_over_removed_pods_once() -> None:
         assert balancer.take_removed() == {"10.0.0.1"}
         assert balancer.take_removed() == frozenset()
         balancer.unsubscribe()
+
+
+def _sending(
+    discovery: Discovery, method: str = "GET", statuses: tuple[int, ...] = (503,)
+) -> Sending:
+    balancer = Balancer(discovery, "httpx", retries=1, failure_statuses=statuses)
+    return balancer.sending(balancer.first(), method, replayable=True)
+
+
+def test_a_request_sent_is_in_flight_until_the_answer_and_a_failure_retries_elsewhere() -> None:
+    strategy = LeastOutstanding()
+    resolver = StaticResolver({SVC.fqdn: ["10.0.0.1", "10.0.0.2"]})
+    with Discovery(SVC, port=80, resolver=resolver, strategy=strategy) as discovery:
+        sending = _sending(discovery)
+        first = sending.endpoint
+        sending.begin()
+        assert strategy.in_flight(first) == 1
+        assert sending.failed("connect", OSError("refused")) is True
+        assert strategy.in_flight(first) == 0  # the failed attempt is over
+        assert sending.endpoint != first
+        sending.begin()
+        assert strategy.in_flight(sending.endpoint) == 1
+        assert sending.answered(200) is False  # a success: nothing to retry
+        assert sending.release is not None  # the caller's response holds the count
+
+
+def test_a_failure_status_retried_ends_the_count_and_one_not_retried_keeps_it() -> None:
+    strategy = LeastOutstanding()
+    resolver = StaticResolver({SVC.fqdn: ["10.0.0.1", "10.0.0.2"]})
+    with Discovery(SVC, port=80, resolver=resolver, strategy=strategy) as discovery:
+        sending = _sending(discovery)
+        first = sending.endpoint
+        sending.begin()
+        assert sending.answered(503) is True
+        assert sending.failed("status", OSError("503")) is True
+        assert strategy.in_flight(first) == 0
+        second = sending.endpoint
+        sending.begin()
+        assert sending.answered(503) is True
+        assert sending.failed("status", OSError("503")) is False  # retries spent
+        assert strategy.in_flight(second) == 1  # the response goes to the caller
+        assert sending.endpoint == second
+
+
+def test_a_failure_that_is_not_the_pods_ends_the_count_and_is_not_retried() -> None:
+    strategy = LeastOutstanding()
+    resolver = StaticResolver({SVC.fqdn: ["10.0.0.1", "10.0.0.2"]})
+    with Discovery(SVC, port=80, resolver=resolver, strategy=strategy) as discovery:
+        sending = _sending(discovery, method="POST")
+        sending.begin()
+        assert sending.failed(None, OSError("pool timeout")) is False
+        assert strategy.in_flight(sending.endpoint) == 0
+        sending.begin()
+        assert sending.failed("sent", OSError("reset")) is False  # POST: may have arrived
+        assert strategy.in_flight(sending.endpoint) == 0
