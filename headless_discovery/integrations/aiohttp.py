@@ -8,7 +8,10 @@
 
     async with AsyncDiscovery("api", namespace="shop", port=8080) as pods:
         connector = aiohttp.TCPConnector(
-            resolver=DiscoveryResolver(pods), use_dns_cache=False, force_close=True
+            resolver=DiscoveryResolver(pods),
+            use_dns_cache=False,
+            force_close=True,
+            happy_eyeballs_delay=None,
         )
         async with aiohttp.ClientSession(connector=connector) as session:
             await session.get("http://api.shop:8080/orders")
@@ -34,7 +37,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult  # noqa: E402
 from aiohttp.resolver import DefaultResolver  # noqa: E402
 
 from ..endpoints import Endpoint  # noqa: E402
-from ..errors import DiscoveryError  # noqa: E402
+from ..errors import ConfigurationError, DiscoveryError  # noqa: E402
 from ._http import Router, nothing_to_pick  # noqa: E402
 
 if TYPE_CHECKING:
@@ -42,9 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DiscoveryResolver"]
 
-# Addresses after the picked one in each answer: aiohttp connects to the next one when a
-# connection fails, which is one retry on another pod, as the other integrations' default.
-_FALLBACKS = 1
+# More addresses than this would only lengthen aiohttp's race.
+_MAX_FALLBACKS = 10
 
 
 class _NoPodError(DiscoveryError, OSError):
@@ -64,24 +66,36 @@ def _family(endpoint: Endpoint) -> socket.AddressFamily:
 class DiscoveryResolver(AbstractResolver):
     """Answer the Service's names with pods of ``discovery``, other names as aiohttp would.
 
-    Each answer is the pod the strategy picks, then one more pod for aiohttp to connect to
-    if the first refuses. With two addresses aiohttp races them (happy eyeballs), which
-    costs more per new connection than the resolver; a connector made with
-    ``happy_eyeballs_delay=None`` tries the fallback only after the first pod failed. The
+    Each answer is the pod the strategy picks, then ``fallbacks`` more pods for aiohttp to
+    connect to if the first refuses. With two addresses or more aiohttp races them (happy
+    eyeballs), which costs more per new connection than the resolver; a connector made with
+    ``happy_eyeballs_delay=None`` tries a fallback only after the first pod failed. The
     strategy hears no outcomes (aiohttp tells its resolver nothing), so ``OutlierEjection``
     sees only what you report yourself.
 
     Args:
         discovery: A started :class:`~headless_discovery.AsyncDiscovery`.
+        fallbacks: Pods to answer after the picked one (the next ones in the snapshot's
+            order); 0 answers the picked pod alone: no failover, and nothing to race.
+
+    Raises:
+        ConfigurationError: ``fallbacks`` is not an integer from 0 to 10.
 
     Example::
 
-        connector = aiohttp.TCPConnector(resolver=DiscoveryResolver(pods), use_dns_cache=False)
+        connector = aiohttp.TCPConnector(
+            resolver=DiscoveryResolver(pods), use_dns_cache=False, happy_eyeballs_delay=None
+        )
 
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, discovery: AsyncDiscovery) -> None:
+    def __init__(self, discovery: AsyncDiscovery, *, fallbacks: int = 1) -> None:
+        if not (type(fallbacks) is int and 0 <= fallbacks <= _MAX_FALLBACKS):
+            raise ConfigurationError(
+                f"fallbacks must be an integer from 0 to {_MAX_FALLBACKS}, not {fallbacks!r}"
+            )
+        self._fallbacks = fallbacks
         self._discovery = discovery
         self._router = Router(discovery.service, discovery.name)
         self._others: AbstractResolver | None = None
@@ -89,7 +103,7 @@ class DiscoveryResolver(AbstractResolver):
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        """The picked pod, then a fallback, for the Service's names; other names are
+        """The picked pod, then the fallbacks, for the Service's names; other names are
         resolved by aiohttp's default resolver.
 
         Raises:
@@ -109,9 +123,10 @@ class DiscoveryResolver(AbstractResolver):
             raise _NoPodError(message) from exc
         endpoints = discovery.endpoints
         answer = [picked]
-        if len(endpoints) > 1:
+        more = min(self._fallbacks, len(endpoints) - 1)
+        if more > 0:
             start = endpoints.index(picked) if picked in endpoints else -1
-            for step in range(1, min(_FALLBACKS, len(endpoints) - 1) + 1):
+            for step in range(1, more + 1):
                 answer.append(endpoints[(start + step) % len(endpoints)])
         results = [
             ResolveResult(

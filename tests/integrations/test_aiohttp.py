@@ -11,7 +11,14 @@ from collections.abc import Callable
 import aiohttp
 import pytest
 
-from headless_discovery import AsyncDiscovery, AsyncDnsResolver, DiscoveryError, NoEndpointsError
+from headless_discovery import (
+    AsyncDiscovery,
+    AsyncDnsResolver,
+    ConfigurationError,
+    DiscoveryError,
+    NoEndpointsError,
+    StaticResolver,
+)
 from headless_discovery.integrations.aiohttp import DiscoveryResolver
 from tests.harness.bind import BindServer
 from tests.harness.cluster import Cluster, Service
@@ -200,3 +207,32 @@ def test_no_ready_pod_raises_client_connector_error_caused_by_discovery(
     assert isinstance(cause, DiscoveryError)
     assert isinstance(cause, OSError)
     assert isinstance(cause.__cause__, NoEndpointsError)
+
+
+@pytest.mark.parametrize("fallbacks", [0, 1, 2, 5])
+def test_the_answer_holds_the_picked_pod_then_the_fallbacks(fallbacks: int) -> None:
+    pods = ["10.9.0.1", "10.9.0.2", "10.9.0.3", "10.9.0.4"]
+    static = StaticResolver({API.fqdn: pods})
+
+    async def main() -> list[list[str]]:
+        async with AsyncDiscovery(API, port=80, resolver=static, strategy="round_robin") as d:
+            resolver = DiscoveryResolver(d, fallbacks=fallbacks)
+            answers = [await resolver.resolve("api.shop", 80) for _ in range(4)]
+            await resolver.close()
+        return [[r["host"] for r in answer] for answer in answers]
+
+    answers = asyncio.run(main())
+    firsts = [answer[0] for answer in answers]
+    assert sorted(firsts) == pods  # round robin over the four
+    for answer in answers:
+        start = pods.index(answer[0])
+        expected = [pods[(start + step) % 4] for step in range(min(fallbacks, 3) + 1)]
+        assert answer == expected
+
+
+@pytest.mark.parametrize("fallbacks", [-1, 11, 1.0, True, None])
+def test_fallbacks_out_of_range_are_refused(fallbacks: object) -> None:
+    static = StaticResolver({API.fqdn: ["10.9.0.1"]})
+    discovery = AsyncDiscovery(API, port=80, resolver=static)
+    with pytest.raises(ConfigurationError, match=r"^fallbacks must be an integer from 0 to 10"):
+        DiscoveryResolver(discovery, fallbacks=fallbacks)  # type: ignore[arg-type]
