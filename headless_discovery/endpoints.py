@@ -202,7 +202,7 @@ def _natural_key(hostname: str) -> tuple[tuple[int, str], ...]:
     )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class AddressAnswer:
     """What a resolver found for an address query (A, AAAA or both).
 
@@ -220,6 +220,26 @@ class AddressAnswer:
     addresses: tuple[str, ...]
     ttl: float | None = None
     nameserver: str | None = None
+
+    # One per lookup, on the path of every resolve(): the slots are written through their
+    # descriptors, a third of the cost of a frozen dataclass's generated __init__.
+    def __init__(
+        self,
+        name: str,
+        addresses: tuple[str, ...],
+        ttl: float | None = None,
+        nameserver: str | None = None,
+    ) -> None:
+        _set_answer_name(self, name)
+        _set_answer_addresses(self, addresses)
+        _set_answer_ttl(self, ttl)
+        _set_answer_nameserver(self, nameserver)
+
+
+_set_answer_name = vars(AddressAnswer)["name"].__set__
+_set_answer_addresses = vars(AddressAnswer)["addresses"].__set__
+_set_answer_ttl = vars(AddressAnswer)["ttl"].__set__
+_set_answer_nameserver = vars(AddressAnswer)["nameserver"].__set__
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +289,7 @@ class TxtAnswer:
     nameserver: str | None = None
 
 
-@dataclass(frozen=True, slots=True, eq=True)
+@dataclass(frozen=True, slots=True, eq=True, init=False)
 class Resolution(Sequence[Endpoint]):
     """The immutable result of one resolution: sorted endpoints and the answer's TTL.
 
@@ -290,6 +310,19 @@ class Resolution(Sequence[Endpoint]):
     endpoints: tuple[Endpoint, ...]
     ttl: float | None = None
     nameserver: str | None = None
+
+    # As AddressAnswer's: one or two per lookup, so written by hand.
+    def __init__(
+        self,
+        name: str,
+        endpoints: tuple[Endpoint, ...],
+        ttl: float | None = None,
+        nameserver: str | None = None,
+    ) -> None:
+        _set_resolution_name(self, name)
+        _set_resolution_endpoints(self, endpoints)
+        _set_resolution_ttl(self, ttl)
+        _set_resolution_nameserver(self, nameserver)
 
     @classmethod
     def from_endpoints(
@@ -344,6 +377,12 @@ class Resolution(Sequence[Endpoint]):
 
     def __iter__(self) -> Iterator[Endpoint]:
         return iter(self.endpoints)
+
+
+_set_resolution_name = vars(Resolution)["name"].__set__
+_set_resolution_endpoints = vars(Resolution)["endpoints"].__set__
+_set_resolution_ttl = vars(Resolution)["ttl"].__set__
+_set_resolution_nameserver = vars(Resolution)["nameserver"].__set__
 
 
 def _endpoints_of(answer: AddressAnswer | SrvAnswer, port: int | None = None) -> Iterator[Endpoint]:

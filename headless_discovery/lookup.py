@@ -36,65 +36,44 @@ __all__ = ["amongo_uri", "aresolve", "mongo_uri", "resolve", "service_name"]
 # -- the drivers: ask the resolver, time it, report it; mirrored ------------------------------
 
 
-class _Reported:
-    """Around one lookup: the boundary for resolvers we do not know (anything but our own
-    errors, a custom resolver's bug or an ``OSError``, becomes a failed lookup, so callers
-    and the refresher see one exception tree), and the :class:`LookupFinished` event of
-    its outcome. The block hands its result to :meth:`done`.
+def _finished(
+    plan: LookupPlan,
+    result: Resolution,
+    hooks: tuple[Hook, ...],
+    started: float,
+    clock: Callable[[], float],
+) -> Resolution:
+    """Report a lookup that succeeded, when anyone would hear it; give its result back."""
+    if _lookup_heard(hooks):
+        duration = clock() - started
+        records = len(result)
+        _emit(LookupFinished(plan.qname, plan.rdtype, result.nameserver, duration, records), hooks)
+    return result
 
-    A class rather than a generator-based context manager: one lookup of a few pods costs
-    tens of microseconds, and this is on every one of them.
+
+def _failed(
+    plan: LookupPlan, resolver: object, exc: Exception, hooks: tuple[Hook, ...], duration: float
+) -> DiscoveryError:
+    """The boundary for resolvers we do not know: anything but our own errors (a custom
+    resolver's bug, an ``OSError``) becomes a failed lookup, so callers and the refresher see
+    one exception tree. Reports the failure; the driver raises what this returns, chained to
+    ``exc`` when it is not ``exc`` itself.
+
+    Two functions and a ``try`` in each driver rather than a context manager: a ``try`` costs
+    nothing until something is raised, and a lookup of a few pods takes only tens of
+    microseconds.
     """
-
-    __slots__ = ("_clock", "_hooks", "_plan", "_resolver", "_started")
-
-    def __init__(
-        self,
-        plan: LookupPlan,
-        resolver: object,
-        hooks: tuple[Hook, ...],
-        clock: Callable[[], float],
-    ) -> None:
-        self._plan = plan
-        self._resolver = resolver
-        self._hooks = hooks
-        self._clock = clock
-        self._started = clock()
-
-    def __enter__(self) -> _Reported:
-        return self
-
-    def done(self, result: Resolution) -> Resolution:
-        if _lookup_heard(self._hooks):
-            plan = self._plan
-            duration = self._clock() - self._started
-            records = len(result)
-            _emit(
-                LookupFinished(plan.qname, plan.rdtype, result.nameserver, duration, records),
-                self._hooks,
-            )
-        return result
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: object
-    ) -> None:
-        if exc is None or not isinstance(exc, Exception):
-            return
-        plan = self._plan
-        error: DiscoveryError
-        if isinstance(exc, DiscoveryError):
-            error = exc
-        else:
-            error = ResolverUnavailableError(
-                f"the resolver {self._resolver!r} raised {type(exc).__name__}: {exc}",
-                name=plan.qname,
-                rdtype=plan.rdtype,
-            )
-        nameserver = getattr(error, "nameserver", None)
-        duration = self._clock() - self._started
-        _emit(LookupFinished(plan.qname, plan.rdtype, nameserver, duration, 0, error), self._hooks)
-        if error is not exc:
-            raise error from exc
+    if isinstance(exc, DiscoveryError):
+        error = exc
+    else:
+        error = ResolverUnavailableError(
+            f"the resolver {resolver!r} raised {type(exc).__name__}: {exc}",
+            name=plan.qname,
+            rdtype=plan.rdtype,
+        )
+    nameserver = getattr(error, "nameserver", None)
+    _emit(LookupFinished(plan.qname, plan.rdtype, nameserver, duration, 0, error), hooks)
+    return error
 
 
 def _default_resolver() -> Resolver:
@@ -123,14 +102,20 @@ def run(
         ResolutionError: The lookup failed, or nothing usable was left.
         InvalidNameError: The resolver refused the name.
     """
-    builder = builder if builder is not None else ResultBuilder(plan)
-    with _Reported(plan, resolver, hooks, clock) as lookup:
+    started = clock()
+    try:
         ask = resolver.resolve_srv if plan.srv else resolver.resolve_addresses
         answer = ask(plan.qname, family=plan.family)
-        result = builder.reused(answer)
+        result = builder.reused(answer) if builder is not None else None
         if result is None:
+            builder = builder if builder is not None else ResultBuilder(plan)
             result = builder.finish(answer, builder.parts(answer))
-        return lookup.done(result)
+    except Exception as exc:
+        error = _failed(plan, resolver, exc, hooks, clock() - started)
+        if error is exc:
+            raise
+        raise error from exc
+    return _finished(plan, result, hooks, started, clock)
 
 
 async def arun(
@@ -150,19 +135,25 @@ async def arun(
     """
     import asyncio
 
-    builder = builder if builder is not None else ResultBuilder(plan)
-    with _Reported(plan, resolver, hooks, clock) as lookup:
+    started = clock()
+    try:
         ask = resolver.aresolve_srv if plan.srv else resolver.aresolve_addresses
         answer = await ask(plan.qname, family=plan.family)
-        result = builder.reused(answer)
+        result = builder.reused(answer) if builder is not None else None
         if result is None:
+            builder = builder if builder is not None else ResultBuilder(plan)
             endpoints: list[Endpoint] = []
             parts = builder.parts(answer)
             while chunk := list(islice(parts, SLICE)):
                 endpoints.extend(chunk)
                 await asyncio.sleep(0)
             result = builder.finish(answer, endpoints)
-        return lookup.done(result)
+    except Exception as exc:
+        error = _failed(plan, resolver, exc, hooks, clock() - started)
+        if error is exc:
+            raise
+        raise error from exc
+    return _finished(plan, result, hooks, started, clock)
 
 
 def resolve(

@@ -33,7 +33,14 @@ from .endpoints import (
 from .environment import PodEnvironment
 from .errors import ConfigurationError, InvalidNameError, NoEndpointsError
 from .mongo import HostsFrom, MongoOptions, MongoUriParts
-from .names import KubernetesName, ServiceName, SrvProtocol, parse_name, srv_parent_domain
+from .names import (
+    _PARSED,
+    KubernetesName,
+    ServiceName,
+    SrvProtocol,
+    parse_name,
+    srv_parent_domain,
+)
 from .trust import Network, parse_networks, screen
 
 if TYPE_CHECKING:
@@ -106,7 +113,7 @@ def service_name(
     return ServiceName.parse(service, environment=environment)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class LookupPlan:
     """One lookup, decided: what to ask a resolver, and how to check what it answers.
 
@@ -128,6 +135,26 @@ class LookupPlan:
     networks: tuple[Network, ...] = ()
     srv_domain: str | None = None
     service: ServiceName | None = None
+
+    # One per resolve(): the slots are written through their descriptors, a third of the
+    # cost of a frozen dataclass's generated __init__ (whose positional fields it keeps).
+    def __init__(  # noqa: PLR0917
+        self,
+        qname: str,
+        srv: bool,
+        port: int | None,
+        family: Family,
+        networks: tuple[Network, ...] = (),
+        srv_domain: str | None = None,
+        service: ServiceName | None = None,
+    ) -> None:
+        _set_qname(self, qname)
+        _set_srv(self, srv)
+        _set_port(self, port)
+        _set_family(self, family)
+        _set_networks(self, networks)
+        _set_srv_domain(self, srv_domain)
+        _set_service(self, service)
 
     @property
     def rdtype(self) -> str:
@@ -168,6 +195,15 @@ class LookupPlan:
         return result
 
 
+_set_qname = vars(LookupPlan)["qname"].__set__
+_set_srv = vars(LookupPlan)["srv"].__set__
+_set_port = vars(LookupPlan)["port"].__set__
+_set_family = vars(LookupPlan)["family"].__set__
+_set_networks = vars(LookupPlan)["networks"].__set__
+_set_srv_domain = vars(LookupPlan)["srv_domain"].__set__
+_set_service = vars(LookupPlan)["service"].__set__
+
+
 def plan_dns_name(
     dns_name: str,
     *,
@@ -204,6 +240,14 @@ class ResolveOptions(TypedDict, total=False):
     allowed_networks: Iterable[str | Network] | None
 
 
+#: Plans of complete names (namespace and cluster domain given) asked with the defaults but
+#: ``port`` and ``family``: ``resolve()`` in a loop plans once. A plan is a frozen value that
+#: depends on nothing but these arguments; names completed from the pod are never kept.
+#: Bounded: emptied when full.
+_PLANS: dict[tuple[str, int | None, str], LookupPlan] = {}
+_PLANS_MAX = 256
+
+
 def plan_service(
     name: ServiceName | str,
     *,
@@ -220,9 +264,25 @@ def plan_service(
         InvalidNameError: The name is not valid.
         ConfigurationError: Arguments that do not fit together.
     """
-    check_port(port)
-    family = check_family(family)
-    networks = parse_networks(allowed_networks)
+    key = None
+    if (
+        type(name) is str
+        and srv is None
+        and environment is None
+        and allowed_networks is None
+        and (port is None or type(port) is int)
+        and isinstance(family, str)
+    ):
+        key = (name, port, family)
+        known = _PLANS.get(key)
+        if known is not None:
+            return known
+    # The defaults skip their checks: every resolve() plans, and a call is what costs here.
+    if port is not None:
+        check_port(port)
+    if family != "any":
+        family = check_family(family)
+    networks = () if allowed_networks is None else parse_networks(allowed_networks)
     if isinstance(name, ServiceName):
         target = KubernetesName(name)
     else:
@@ -236,7 +296,7 @@ def plan_service(
     srv_domain = None
     if target.port_name is not None:
         srv_domain = srv_parent_domain(target.service.fqdn)
-    return LookupPlan(
+    plan = LookupPlan(
         target.fqdn + ".",
         target.port_name is not None,
         port,
@@ -245,6 +305,11 @@ def plan_service(
         srv_domain,
         target.service,
     )
+    if key is not None and _PARSED.get(key[0]) is target:  # complete: no pod environment
+        if len(_PLANS) >= _PLANS_MAX:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
 
 
 class ResultBuilder:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import time
-from types import TracebackType
 
 from ..endpoints import AddressAnswer, Family, SrvAnswer, check_family
 from ..errors import ConfigurationError, InvalidNameError, ResolverUnavailableError
@@ -21,53 +20,32 @@ _RDTYPE = "A/AAAA"
 _EAI_NODATA = getattr(socket, "EAI_NODATA", -5)
 
 
-class _Translated:
+def _translate(name: str, exc: OSError | UnicodeError, started: float) -> Exception:
     """The one boundary where getaddrinfo's failures become the library's errors.
 
-    ``with _Translated(name):`` around the call; like httpx's ``map_httpcore_exceptions``,
-    every failure of the sync and the async lookup passes here, so both give the same type,
-    message and attributes. A class, not ``@contextmanager``: it costs a tenth as much.
+    Both drivers raise ``_translate(...) from exc`` for every ``OSError`` and
+    ``UnicodeError`` of the lookup, so the sync and the async lookup give the same type,
+    message and attributes. A plain ``try`` around the call, not a context manager: a
+    ``try`` costs nothing until something is raised, and every ``resolve()`` passes here.
     """
-
-    __slots__ = ("_name", "_started")
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._started = 0.0
-
-    def __enter__(self) -> None:
-        self._started = time.monotonic()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if exc is None or not isinstance(exc, (OSError, UnicodeError)):
-            return
-        raise self._translate(exc) from exc
-
-    def _translate(self, exc: OSError | UnicodeError) -> Exception:
-        name = self._name
-        if isinstance(exc, UnicodeError):
-            return InvalidNameError(name, f"not a valid DNS name ({exc})")
-        if isinstance(exc, socket.gaierror):
-            if exc.errno == socket.EAI_NONAME:
-                return not_found(name, _RDTYPE, _SOURCE)
-            if exc.errno == _EAI_NODATA:
-                return no_records(name, _RDTYPE, _SOURCE)
-            elapsed = time.monotonic() - self._started
-            return ResolverUnavailableError(
-                f"getaddrinfo({name!r}) failed after {elapsed:.2f} s: {exc.strerror}; check "
-                "the nameserver in /etc/resolv.conf",
-                name=name,
-                rdtype=_RDTYPE,
-                nameserver=_SOURCE,
-            )
+    if isinstance(exc, UnicodeError):
+        return InvalidNameError(name, f"not a valid DNS name ({exc})")
+    if isinstance(exc, socket.gaierror):
+        if exc.errno == socket.EAI_NONAME:
+            return not_found(name, _RDTYPE, _SOURCE)
+        if exc.errno == _EAI_NODATA:
+            return no_records(name, _RDTYPE, _SOURCE)
+        elapsed = time.monotonic() - started
         return ResolverUnavailableError(
-            f"getaddrinfo({name!r}) failed: {exc}", name=name, rdtype=_RDTYPE
+            f"getaddrinfo({name!r}) failed after {elapsed:.2f} s: {exc.strerror}; check "
+            "the nameserver in /etc/resolv.conf",
+            name=name,
+            rdtype=_RDTYPE,
+            nameserver=_SOURCE,
         )
+    return ResolverUnavailableError(
+        f"getaddrinfo({name!r}) failed: {exc}", name=name, rdtype=_RDTYPE
+    )
 
 
 def _answer(name: str, infos: list[tuple[object, ...]]) -> AddressAnswer:
@@ -111,8 +89,11 @@ class SystemResolver:
         """
         _check(name)
         af = _AF[check_family(family)]
-        with _Translated(name):
+        started = time.monotonic()
+        try:
             infos = socket.getaddrinfo(name, None, af, socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise _translate(name, exc, started) from exc
         return _answer(name, infos)  # type: ignore[arg-type]
 
     async def aresolve_addresses(self, name: str, *, family: Family = "any") -> AddressAnswer:
@@ -127,10 +108,13 @@ class SystemResolver:
 
         _check(name)
         af = _AF[check_family(family)]
-        with _Translated(name):
+        started = time.monotonic()
+        try:
             infos = await asyncio.get_running_loop().getaddrinfo(
                 name, None, family=af, type=socket.SOCK_STREAM
             )
+        except (OSError, UnicodeError) as exc:
+            raise _translate(name, exc, started) from exc
         return _answer(name, infos)  # type: ignore[arg-type]
 
     def resolve_srv(self, name: str, *, family: Family = "any") -> SrvAnswer:

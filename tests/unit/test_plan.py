@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -307,3 +308,36 @@ def test_a_mongo_plan_passes_namespace_and_cluster_domain_down() -> None:
         r"looks up the SRV records itself$",
     ):
         plan_mongo(SVC, srv=True, lookup_options=True)
+
+
+def test_a_complete_name_is_planned_once_per_port_and_family() -> None:
+    name = "planned.prod.svc.cluster.local."
+    first = plan_service(name, port=80)
+    assert plan_service(name, port=80) is first
+    assert plan_service(name, port=81) == replace(first, port=81)
+    assert plan_service(name, port=80, family="ipv4").family == "ipv4"
+    assert plan_service(name, port=80) is first
+    # Arguments outside the key are planned every time, and checked every time.
+    assert plan_service(name, port=80, allowed_networks=["10.0.0.0/8"]) is not first
+    with pytest.raises(ConfigurationError, match=r"^port must be an integer from 1 to 65535"):
+        plan_service(name, port=0)
+    with pytest.raises(ConfigurationError, match=r"^port must be an integer from 1 to 65535"):
+        plan_service(name, port=True)  # equal to 1 as a key: must never hit the cache
+    with pytest.raises(ConfigurationError, match=r"^family must be 'any', 'ipv4' or 'ipv6'"):
+        plan_service(name, port=80, family="IPV4")  # type: ignore[arg-type]
+
+
+def test_a_name_completed_by_the_environment_is_planned_every_time() -> None:
+    ns = PodEnvironment(namespace="team-a", cluster_domain="cluster.local")
+    other = PodEnvironment(namespace="team-b", cluster_domain="corp.internal")
+    assert plan_service("planned", environment=ns).qname == "planned.team-a.svc.cluster.local."
+    assert plan_service("planned", environment=other).qname == "planned.team-b.svc.corp.internal."
+
+
+def test_the_plans_kept_are_bounded() -> None:
+    from headless_discovery import plan
+
+    for i in range(plan._PLANS_MAX + 5):
+        plan_service(f"db{i}.prod.svc.cluster.local", port=27017)
+    assert 0 < len(plan._PLANS) <= plan._PLANS_MAX
+    assert plan_service("db0.prod.svc.cluster.local", port=27017).qname.startswith("db0.")
