@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import attrgetter
@@ -53,6 +53,13 @@ def check_family(family: object) -> Family:
     if isinstance(family, str) and family in _FAMILIES:
         return cast("Family", family)
     raise ConfigurationError(f"family must be 'any', 'ipv4' or 'ipv6', not {family!r}")
+
+
+def slot_setters(cls: type, *names: str) -> tuple[Callable[[object, object], None], ...]:
+    """The setters of ``cls``'s slots ``names``, in that order: writing a slot through its
+    descriptor skips a frozen dataclass's ``__setattr__`` (for hand-written ``__init__``
+    methods on hot paths)."""
+    return tuple(vars(cls)[name].__set__ for name in names)
 
 
 def _check_u16(value: object, what: str, *, low: int = 0) -> None:
@@ -147,13 +154,9 @@ class Endpoint:
         return host if self.port is None else f"{host}:{self.port}"
 
 
-# Writing a slot through its descriptor skips the frozen dataclass's __setattr__.
-_set_address = vars(Endpoint)["address"].__set__
-_set_port = vars(Endpoint)["port"].__set__
-_set_hostname = vars(Endpoint)["hostname"].__set__
-_set_priority = vars(Endpoint)["priority"].__set__
-_set_weight = vars(Endpoint)["weight"].__set__
-_set_sort_key = vars(Endpoint)["_sort_key"].__set__
+_set_address, _set_port, _set_hostname, _set_priority, _set_weight, _set_sort_key = slot_setters(
+    Endpoint, "address", "port", "hostname", "priority", "weight", "_sort_key"
+)
 _sort_key_of = attrgetter("_sort_key")
 
 
@@ -236,10 +239,9 @@ class AddressAnswer:
         _set_answer_nameserver(self, nameserver)
 
 
-_set_answer_name = vars(AddressAnswer)["name"].__set__
-_set_answer_addresses = vars(AddressAnswer)["addresses"].__set__
-_set_answer_ttl = vars(AddressAnswer)["ttl"].__set__
-_set_answer_nameserver = vars(AddressAnswer)["nameserver"].__set__
+_set_answer_name, _set_answer_addresses, _set_answer_ttl, _set_answer_nameserver = slot_setters(
+    AddressAnswer, "name", "addresses", "ttl", "nameserver"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,10 +381,9 @@ class Resolution(Sequence[Endpoint]):
         return iter(self.endpoints)
 
 
-_set_resolution_name = vars(Resolution)["name"].__set__
-_set_resolution_endpoints = vars(Resolution)["endpoints"].__set__
-_set_resolution_ttl = vars(Resolution)["ttl"].__set__
-_set_resolution_nameserver = vars(Resolution)["nameserver"].__set__
+_set_resolution_name, _set_resolution_endpoints, _set_resolution_ttl, _set_resolution_nameserver = (
+    slot_setters(Resolution, "name", "endpoints", "ttl", "nameserver")
+)
 
 
 def _endpoints_of(answer: AddressAnswer | SrvAnswer, port: int | None = None) -> Iterator[Endpoint]:

@@ -29,6 +29,7 @@ from .endpoints import (
     _answer_key,
     _endpoints_of,
     check_family,
+    slot_setters,
 )
 from .environment import PodEnvironment
 from .errors import ConfigurationError, InvalidNameError, NoEndpointsError
@@ -195,13 +196,9 @@ class LookupPlan:
         return result
 
 
-_set_qname = vars(LookupPlan)["qname"].__set__
-_set_srv = vars(LookupPlan)["srv"].__set__
-_set_port = vars(LookupPlan)["port"].__set__
-_set_family = vars(LookupPlan)["family"].__set__
-_set_networks = vars(LookupPlan)["networks"].__set__
-_set_srv_domain = vars(LookupPlan)["srv_domain"].__set__
-_set_service = vars(LookupPlan)["service"].__set__
+_set_qname, _set_srv, _set_port, _set_family, _set_networks, _set_srv_domain, _set_service = (
+    slot_setters(LookupPlan, "qname", "srv", "port", "family", "networks", "srv_domain", "service")
+)
 
 
 def plan_dns_name(
